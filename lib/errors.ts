@@ -44,13 +44,16 @@ export const make = <Tag extends string, F extends object>(
   message: string,
   fields: F,
   extra: { readonly details?: ReadonlyArray<string>; readonly hint?: string; readonly cause?: unknown } = {},
-): SdkError & { readonly _tag: Tag } & F =>
-  Object.freeze({ ...fields, _tag, code, message, ...withoutUndefined(extra) })
-
-const withoutUndefined = <A extends object>(a: A): Partial<A> => {
-  const out: Partial<A> = {}
-  for (const k of Object.keys(a) as Array<keyof A>) if (a[k] !== undefined) out[k] = a[k]
-  return out
+): SdkError & { readonly _tag: Tag } & F => {
+  const base: SdkError & { readonly _tag: Tag } = {
+    _tag,
+    code,
+    message,
+    ...(extra.details === undefined ? {} : { details: extra.details }),
+    ...(extra.hint === undefined ? {} : { hint: extra.hint }),
+    ...(extra.cause === undefined ? {} : { cause: extra.cause }),
+  }
+  return Object.freeze({ ...fields, ...base })
 }
 
 /**
