@@ -53,7 +53,9 @@ export const make = <Tag extends string, F extends object>(
     ...(extra.hint === undefined ? {} : { hint: extra.hint }),
     ...(extra.cause === undefined ? {} : { cause: extra.cause }),
   }
-  return Object.freeze({ ...fields, ...base })
+  const error = { ...fields, ...base }
+  Object.freeze(error)
+  return error
 }
 
 /**
