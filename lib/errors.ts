@@ -65,9 +65,24 @@ export const make = <Tag extends string, F extends object>(
  * @since 0.1.0
  */
 export const fromUnknown = (u: unknown, code = 'ARV_UNEXPECTED'): SdkError =>
-  isSdkError(u)
+  carried(u) ??
+  (isSdkError(u)
     ? u
-    : make('UnexpectedError', code, u instanceof Error ? u.message : `non-Error value thrown: ${kindOf(u)}`, {}, { cause: u })
+    : make('UnexpectedError', code, u instanceof Error ? u.message : `non-Error value thrown: ${kindOf(u)}`, {}, { cause: u }))
+
+const CarriedKey = '~arvados-crunch/SdkError'
+
+/**
+ * The `SdkError` an `Error` made by `toError` carries, if any.
+ *
+ * @category conversions
+ * @since 0.1.0
+ */
+export const carried = (u: unknown): SdkError | undefined => {
+  if (typeof u !== 'object' || u === null) return undefined
+  const c = (u as { [CarriedKey]?: unknown })[CarriedKey]
+  return isSdkError(c) ? c : undefined
+}
 
 // -------------------------------------------------------------------------------------
 // guards
@@ -180,5 +195,6 @@ export const format = (e: SdkError, options: { readonly stack?: boolean; readonl
  */
 export const toError = (e: SdkError): Error & SdkError => {
   const err = new Error(format(e), e.cause === undefined ? undefined : { cause: e.cause })
+  Object.defineProperty(err, CarriedKey, { value: e, enumerable: false })
   return Object.assign(err, { _tag: e._tag, code: e.code, details: e.details ?? [], ...(e.hint === undefined ? {} : { hint: e.hint }) })
 }

@@ -1,0 +1,398 @@
+/**
+ * The local dispatcher: interprets a module's call graph in this process. Ready calls (S1) run
+ * as soon as their inputs resolve, at most `concurrency` at a time (default: CPU count); async
+ * implementations overlap. Every argument and result crosses its codec (encode → JSON →
+ * decode), exactly as on a cluster. Collections live in a local content-addressed store.
+ * Finished calls are kept in a result cache keyed by call id, so a re-run re-executes only
+ * what had not finished. Fail-fast by default; `keepGoing` runs what does not depend on a
+ * failure. Cancelling through `signal` aborts running calls (they see `ctx.signal`).
+ *
+ * @since 0.1.0
+ */
+import * as Os from 'node:os'
+import * as Path from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import type * as t from 'io-ts'
+import * as Codec from '../codec.js'
+import type * as Collection from '../collections/collection.js'
+import * as Dispatcher from '../dispatcher.js'
+import * as Errors from '../errors.js'
+import * as Graph from '../graph.js'
+import type * as Module from '../module.js'
+import * as ValueStore from '../value-store.js'
+import * as ResultCache from './result-cache.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface LocalOptions {
+  /** how many implementations run at once (default: CPU count) */
+  readonly concurrency?: number
+  /** where results (`results/`) are cached; without it nothing is reused across runs */
+  readonly cacheDir?: string
+  /** how collections are stored and resolved (default: none; see `makeWithStore`) */
+  readonly store?: ValueStore.ValueStore
+}
+
+type Status = 'waiting' | 'running' | 'done' | 'failed' | 'blocked'
+
+interface State {
+  readonly node: Graph.Node
+  status: Status
+  pending: number
+  readonly dependents: Array<string>
+  value: unknown
+  /** parsed JSON of the value */
+  encoded: unknown
+}
+
+// -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+const summarize = (node: Graph.CallNode): string => {
+  const text = `(${node.args.map((a) => (a._tag === 'Json' ? a.json : a.canonical)).join(', ')})`
+  return text.length > 120 ? `${text.slice(0, 117)}…)` : text
+}
+
+const fromThrown = (u: unknown): Errors.SdkError | undefined => Errors.carried(u)
+
+// -------------------------------------------------------------------------------------
+// interpreter
+// -------------------------------------------------------------------------------------
+
+const interpret = async <M extends Module.AnyModule>(
+  options: LocalOptions,
+  module: M,
+  rawParams: unknown,
+  runOptions: Dispatcher.RunOptions,
+): Promise<E.Either<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>>>> => {
+  const store = options.store ?? ValueStore.noCollections
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? Os.availableParallelism()))
+  const keepGoing = runOptions.keepGoing === true
+  const emit = runOptions.onEvent ?? (() => undefined)
+  const controller = new AbortController()
+  const signal = controller.signal
+  const external = runOptions.signal
+  if (external?.aborted === true) return E.left(Dispatcher.cancelled(module.name, external.reason))
+  const cancelledFromOutside = (): boolean => external?.aborted === true
+  const onExternalAbort = (): void => controller.abort(external?.reason)
+  external?.addEventListener('abort', onExternalAbort, { once: true })
+
+  const reuse = runOptions.reuse !== false && options.cacheDir !== undefined
+  const opened = reuse ? ResultCache.open(Path.join(options.cacheDir!, 'results')) : E.right(ResultCache.none)
+  if (E.isLeft(opened)) return opened
+  const cache = opened.right
+
+  const cleanup = async (): Promise<void> => {
+    external?.removeEventListener('abort', onExternalAbort)
+    await cache.close()
+  }
+
+  // 1. parameters cross their codec like any other value
+  const paramsWhere: Codec.Where = { module: module.name, work: 'run', position: 'parameters' }
+  const params = module.params.is(rawParams) ? Codec.cross(module.params, rawParams, paramsWhere) : E.map((value: unknown) => ({ json: '', value }))(Codec.decodeUnknown(module.params, rawParams, paramsWhere))
+  if (E.isLeft(params)) return cleanup().then(() => params)
+  const hydratedParams = await store.hydrate(params.right.value, signal)
+  if (E.isLeft(hydratedParams)) return cleanup().then(() => hydratedParams)
+
+  // 2. evaluate run: records the first fragment
+  const root = Graph.recorder(module, undefined)
+  let output: unknown
+  try {
+    output = await module.run(hydratedParams.right, root.context)
+  } catch (e) {
+    await cleanup()
+    return E.left(fromThrown(e) ?? Dispatcher.workFailed(module.name, 'run', 'run', '', e))
+  }
+
+  // 3. interpret
+  const states = new Map<string, State>()
+  const nodes: Array<Graph.Node> = []
+  const queue: Array<State> = []
+  const failures: Array<Errors.SdkError> = []
+  let skipped = 0
+  let running = 0
+  let inFlight = 0
+  let executed = 0
+  let reused = 0
+  let finished: E.Either<Errors.SdkError, { value: unknown; encoded: unknown }> | undefined
+  let settle: () => void = () => undefined
+  const allSettled = new Promise<void>((resolve) => (settle = resolve))
+
+  const workOf = (name: string): Module.AnyWork => module.work[name] as Module.AnyWork
+  const declaredOf = (owner: string): t.Mixed | undefined => (owner === 'run' ? module.returns : workOf((states.get(owner)!.node as Graph.CallNode).work).spec.returns)
+
+  const checkDone = (): void => {
+    if (inFlight === 0 && running === 0 && queue.length === 0) settle()
+  }
+
+  const block = (st: State): void => {
+    if (st.status === 'blocked' || st.status === 'failed' || st.status === 'done') return
+    st.status = 'blocked'
+    if (st.node._tag === 'Call') skipped++
+    for (const d of st.dependents) block(states.get(d)!)
+    if (st.node._tag === 'Combine') {
+      if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
+      else block(states.get(st.node.owner)!)
+    }
+  }
+
+  const fail = (st: State, error: Errors.SdkError): void => {
+    st.status = 'failed'
+    failures.push(error)
+    const work = st.node._tag === 'Call' ? st.node.work : 'run'
+    emit({ type: 'failed', id: st.node.id, work, error })
+    if (!keepGoing) {
+      finished ??= E.left(error)
+      controller.abort('a call failed')
+      return
+    }
+    for (const d of st.dependents) block(states.get(d)!)
+    if (st.node._tag === 'Combine') {
+      if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
+      else block(states.get(st.node.owner)!)
+    }
+  }
+
+  const complete = (st: State, value: unknown, encoded: unknown): void => {
+    st.status = 'done'
+    st.value = value
+    st.encoded = encoded
+    for (const id of st.dependents) {
+      const d = states.get(id)!
+      if (d.status === 'waiting' && --d.pending === 0) ready(d)
+    }
+  }
+
+  const add = (node: Graph.Node): E.Either<Errors.SdkError, void> => {
+    if (states.has(node.id)) return E.right(undefined)
+    const st: State = { node, status: 'waiting', pending: 0, dependents: [], value: undefined, encoded: undefined }
+    let blocked = false
+    for (const d of node.deps) {
+      const ds = states.get(d)
+      if (ds === undefined) {
+        return E.left(
+          Errors.make('ForeignFutureError', 'ARV_FOREIGN_FUTURE', `a future passed to ${node._tag === 'Call' ? `work "${node.work}"` : 'an output'} was not made in this run`, { nodeId: d }, {
+            hint: 'futures belong to the run that made them; do not keep them across runs or share them between modules',
+          }),
+        )
+      }
+      if (ds.status === 'done') continue
+      if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
+      st.pending++
+      ds.dependents.push(node.id)
+    }
+    states.set(node.id, st)
+    nodes.push(node)
+    if (blocked) block(st)
+    else if (st.pending === 0) ready(st)
+    return E.right(undefined)
+  }
+
+  const ready = (st: State): void => {
+    if (signal.aborted) return
+    if (st.node._tag === 'Combine') {
+      inFlight++
+      void resolveCombine(st, st.node).finally(() => {
+        inFlight--
+        checkDone()
+      })
+      return
+    }
+    queue.push(st)
+    pump()
+  }
+
+  const pump = (): void => {
+    while (running < concurrency && queue.length > 0 && !signal.aborted) {
+      const st = queue.shift()!
+      running++
+      st.status = 'running'
+      void execute(st, st.node as Graph.CallNode).finally(() => {
+        running--
+        pump()
+        checkDone()
+      })
+    }
+    if (signal.aborted) queue.length = 0
+  }
+
+  /** crosses `value` through `codec`, hydrates, and completes `st` (caching when asked) */
+  const finishWith = async (st: State, codec: t.Mixed, value: unknown, where: Codec.Where, cacheIt: boolean): Promise<void> => {
+    const crossed = Codec.cross(codec, value, where)
+    if (E.isLeft(crossed)) return fail(st, crossed.left)
+    const hydrated = await store.hydrate(crossed.right.value, signal)
+    if (E.isLeft(hydrated)) return fail(st, hydrated.left)
+    if (cacheIt) cache.put(st.node.id, crossed.right.json)
+    complete(st, hydrated.right, JSON.parse(crossed.right.json))
+  }
+
+  const concatParts = async (parts: unknown): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+    const list = Array.isArray(parts) ? parts : []
+    return store.concat(list as ReadonlyArray<Collection.Collection | null>, signal)
+  }
+
+  const resolveCombine = async (st: State, node: Graph.CombineNode): Promise<void> => {
+    const values = Graph.substitute(node.shape, (id) => states.get(id)!.value)
+    const declared = declaredOf(node.owner)
+    const ownerState = node.owner === 'run' ? undefined : states.get(node.owner)!
+    const work = ownerState === undefined ? 'run' : (ownerState.node as Graph.CallNode).work
+    const where: Codec.Where = { module: module.name, work, position: 'result' }
+    let combined: unknown = values
+    if (node.mode === 'concat') {
+      const c = await concatParts(values)
+      if (E.isLeft(c)) return fail(st, c.left)
+      combined = c.right
+    }
+    if (declared === undefined) {
+      // run without a declared result: the gathered structure, each piece already crossed its codec
+      const encoded = Graph.substitute(node.shape, (id) => states.get(id)!.encoded)
+      complete(st, values, encoded)
+      finished ??= E.right({ value: values, encoded })
+      return
+    }
+    const crossed = Codec.cross(declared, combined, where)
+    if (E.isLeft(crossed)) return fail(st, crossed.left)
+    const hydrated = await store.hydrate(crossed.right.value, signal)
+    if (E.isLeft(hydrated)) return fail(st, hydrated.left)
+    const encoded = JSON.parse(crossed.right.json) as unknown
+    complete(st, hydrated.right, encoded)
+    if (ownerState === undefined) finished ??= E.right({ value: hydrated.right, encoded })
+    else {
+      if (reuse && workOf(work).spec.reuse !== false) cache.put(ownerState.node.id, crossed.right.json)
+      emit({ type: 'done', id: ownerState.node.id, work, reused: false })
+      complete(ownerState, hydrated.right, encoded)
+    }
+  }
+
+  const execute = async (st: State, node: Graph.CallNode): Promise<void> => {
+    const def = workOf(node.work)
+    const spec = def.spec
+    // arguments cross their codecs
+    const args: Array<unknown> = []
+    for (let i = 0; i < node.args.length; i++) {
+      const a = node.args[i]!
+      const codec: t.Mixed = spec.args[i]
+      const where: Codec.Where = { module: module.name, work: node.work, position: `argument ${i + 1}` }
+      const r = a._tag === 'Json' ? Codec.decode(codec, a.json, where) : E.map((c: Codec.Crossed<unknown>) => c.value)(Codec.cross(codec, Graph.substitute(a.shape, (id) => states.get(id)!.value), where))
+      if (E.isLeft(r)) return fail(st, r.left)
+      args.push(r.right)
+    }
+    const hydrated = await store.hydrate(args, signal)
+    if (E.isLeft(hydrated)) return fail(st, hydrated.left)
+    const callArgs = hydrated.right as Array<unknown>
+    const resultWhere: Codec.Where = { module: module.name, work: node.work, position: 'result' }
+    const canReuse = reuse && spec.reuse !== false
+
+    // reuse: a stored result is trusted only if it still decodes and hydrates
+    if (canReuse) {
+      const stored = cache.get(node.id)
+      if (stored !== undefined) {
+        const decoded = Codec.decode(spec.returns, stored, resultWhere)
+        const live = E.isRight(decoded) ? await store.hydrate(decoded.right, signal) : decoded
+        if (E.isRight(live)) {
+          reused++
+          emit({ type: 'done', id: node.id, work: node.work, reused: true })
+          return complete(st, live.right, JSON.parse(stored))
+        }
+        cache.forget(node.id)
+      }
+    }
+
+    const attempts = 1 + Math.max(0, spec.retries ?? 0)
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (signal.aborted) return
+      emit({ type: 'start', id: node.id, work: node.work })
+      const rec = Graph.recorder(module, node.id)
+      const ctx: Module.WorkContext = {
+        module: module.name,
+        work: node.work,
+        callId: node.id,
+        signal,
+        call: rec.context.call,
+        output: store.outputs(node.id, signal),
+        log: (message) => emit({ type: 'log', id: node.id, work: node.work, message }),
+      }
+      let result: unknown
+      try {
+        executed++
+        result = await def.implementation(...callArgs, ctx)
+      } catch (e) {
+        const carriedError = fromThrown(e)
+        if (attempt < attempts && carriedError === undefined && !signal.aborted) continue
+        return fail(st, carriedError?._tag === 'CodecError' ? carriedError : Dispatcher.workFailed(module.name, node.work, node.id, summarize(node), e))
+      }
+      // calls made by the implementation run even when their futures are dropped
+      for (const c of rec.calls()) {
+        const added = add(c)
+        if (E.isLeft(added)) return fail(st, added.left)
+      }
+      if (Graph.containsFutures(result)) {
+        // a continuation: the output resolves when the returned fragment does
+        const added = add(Graph.combine(node.id, result, spec.returns))
+        if (E.isLeft(added)) return fail(st, added.left)
+        return
+      }
+      if (Codec.declaresCollection(spec.returns) && Array.isArray(result)) {
+        const c = await concatParts(result)
+        if (E.isLeft(c)) return fail(st, c.left)
+        result = c.right
+      }
+      await finishWith(st, spec.returns, result, resultWhere, canReuse)
+      if (st.status === 'done') emit({ type: 'done', id: node.id, work: node.work, reused: false })
+      return
+    }
+  }
+
+  for (const c of root.calls()) {
+    const added = add(c)
+    if (E.isLeft(added)) {
+      await cleanup()
+      return added
+    }
+  }
+  const top = add(Graph.combine('run', output, module.returns))
+  if (E.isLeft(top)) {
+    await cleanup()
+    return top
+  }
+  checkDone()
+  await allSettled
+  await cleanup()
+
+  const graph: Graph.Graph = { module: module.name, nodes }
+  const stats: Dispatcher.Stats = { calls: nodes.filter((n) => n._tag === 'Call').length, executed, reused, failed: failures.length }
+  if (cancelledFromOutside()) return E.left(Dispatcher.cancelled(module.name, external?.reason))
+  if (failures.length > 0) return E.left(keepGoing ? Dispatcher.runFailed(module.name, failures, skipped) : failures[0]!)
+  if (finished === undefined) return E.left(Errors.make('InternalError', 'ARV_INTERNAL', `the run of module "${module.name}" ended without an output`, {}, { hint: 'this is a bug in arvados-crunch; please report it with the module' }))
+  if (E.isLeft(finished)) return finished
+  return E.right({
+    value: finished.right.value as Module.OutputOf<M>,
+    json: JSON.stringify(finished.right.encoded),
+    graph,
+    stats,
+  })
+}
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: LocalOptions = {}): Dispatcher.Dispatcher => ({
+  name: 'local',
+  run:
+    <M extends Module.AnyModule>(module: M, params: unknown, runOptions: Dispatcher.RunOptions = {}): TE.TaskEither<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>>> =>
+    () =>
+      interpret(options, module, params, runOptions),
+})

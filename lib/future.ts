@@ -1,0 +1,154 @@
+/**
+ * `Future<A>`: the opaque placeholder a work call returns. It names a node of the call graph
+ * and nothing else: it has no `then` (awaiting it gives the future back, not a value), no
+ * accessors, and `toString`/`toJSON`/string coercion throw a `FutureMisuseError` that says
+ * what to do instead. `util.inspect` prints a one-line description.
+ *
+ * `Deferrable<A>` is what a work argument accepts: the value, a future of it, or any array or
+ * record structure holding deferrables at any depth.
+ *
+ * @since 0.1.0
+ */
+import * as Errors from './errors.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * String type id: survives two loaded copies of the package.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const TypeId = '~arvados-crunch/Future' as const
+
+/**
+ * What a future knows about the call that produced it. Read only by dispatchers and the graph.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FutureSource {
+  readonly nodeId: string
+  readonly work: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Future<out A> {
+  readonly [TypeId]: FutureSource
+  /** phantom: the type of the value the future stands for; never present at run time */
+  readonly ['~value']?: () => A
+}
+
+/**
+ * A value of type `A`, a future of it, or an array/record structure holding deferrables.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Deferrable<A> =
+  | A
+  | Future<A>
+  | (A extends Opaque
+      ? never
+      : A extends ReadonlyArray<infer E>
+        ? ReadonlyArray<Deferrable<E>>
+        : A extends object
+          ? { readonly [K in keyof A]: Deferrable<A[K]> }
+          : never)
+
+/**
+ * Values that are leaves for `Deferrable` (they are not traversed for futures): functions,
+ * and values carrying a string type id such as collections.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Opaque = ((...args: never) => unknown) | { readonly '~arvados-crunch/Collection': unknown } | { readonly '~arvados-crunch/File': unknown }
+
+/**
+ * The value a structure of futures stands for once resolved (`Future<A>` → `A`, deeply).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Resolved<R> =
+  R extends Future<infer A>
+    ? A
+    : R extends Opaque
+      ? R
+      : R extends ReadonlyArray<unknown>
+        ? { -readonly [K in keyof R]: Resolved<R[K]> }
+        : R extends object
+          ? { -readonly [K in keyof R]: Resolved<R[K]> }
+          : R
+
+// -------------------------------------------------------------------------------------
+// errors
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export const misuse = (source: FutureSource, usedAs: string) =>
+  Errors.make(
+    'FutureMisuseError',
+    'ARV_FUTURE_MISUSE',
+    `the Future from ${source.work}(…) [call ${source.nodeId.slice(0, 12)}] was used as ${usedAs}`,
+    { work: source.work, nodeId: source.nodeId },
+    {
+      hint: 'a Future is a placeholder the dispatcher resolves later; pass it to another work function or return it from run() or from a work implementation',
+    },
+  )
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+const inspectSymbol = Symbol.for('nodejs.util.inspect.custom')
+
+/**
+ * The brand constructor. Only the graph recorder calls it.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = <A>(source: FutureSource): Future<A> => {
+  const refuse = (usedAs: string) => (): never => {
+    throw Errors.toError(misuse(source, usedAs))
+  }
+  const future = Object.create(null) as Record<string | symbol, unknown>
+  Object.defineProperty(future, TypeId, { value: source, enumerable: false })
+  Object.defineProperty(future, 'toString', { value: refuse('a string'), enumerable: false })
+  Object.defineProperty(future, 'toJSON', { value: refuse('JSON (a future cannot be serialized)'), enumerable: false })
+  Object.defineProperty(future, 'valueOf', { value: refuse('a primitive value'), enumerable: false })
+  Object.defineProperty(future, Symbol.toPrimitive, { value: refuse('a primitive value'), enumerable: false })
+  Object.defineProperty(future, inspectSymbol, {
+    value: () => `Future<${source.work}#${source.nodeId.slice(0, 12)}> (unresolved: it cannot be read; pass it to a work function or return it)`,
+    enumerable: false,
+  })
+  Object.freeze(future)
+  return future as unknown as Future<A>
+}
+
+// -------------------------------------------------------------------------------------
+// guards
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category guards
+ * @since 0.1.0
+ */
+export const isFuture = (u: unknown): u is Future<unknown> =>
+  typeof u === 'object' && u !== null && typeof (u as { [TypeId]?: unknown })[TypeId] === 'object'
+
+/**
+ * @category conversions
+ * @since 0.1.0
+ */
+export const sourceOf = (f: Future<unknown>): FutureSource => f[TypeId]

@@ -1,0 +1,113 @@
+/**
+ * JSON as it crosses a work boundary: the `Json` type, a check that a value is plain JSON
+ * (reporting where it is not and what kind of value was found), canonical text for hashing
+ * (sorted keys), and a parse that keeps `__proto__`/`constructor` keys as plain data.
+ *
+ * @internal
+ * @since 0.1.0
+ */
+import * as Errors from '../errors.js'
+
+/** @since 0.1.0 */
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [k: string]: Json }
+
+/** A path step: array index or record key. @since 0.1.0 */
+export type PathStep = number | string
+
+/** Where a value stops being JSON, and what was found there. @since 0.1.0 */
+export interface NotJson {
+  readonly path: ReadonlyArray<PathStep>
+  readonly found: string
+}
+
+/**
+ * Renders a path as `reads[2].name` (root is `(root)`).
+ *
+ * @since 0.1.0
+ */
+export const dotPath = (path: ReadonlyArray<PathStep>): string => {
+  if (path.length === 0) return '(root)'
+  let out = ''
+  for (const step of path) {
+    if (typeof step === 'number') out += `[${step}]`
+    else if (/^[A-Za-z_$][\w$]*$/.test(step)) out += out === '' ? step : `.${step}`
+    else out += `[${JSON.stringify(step)}]`
+  }
+  return out
+}
+
+/**
+ * Finds the first place where `u` is not plain JSON: undefined (in arrays, or as a value),
+ * NaN, ±Infinity, BigInt, functions, symbols, cycles, and objects that are not plain records
+ * or arrays (class instances, Map, Date...). Returns undefined when `u` is plain JSON.
+ *
+ * @since 0.1.0
+ */
+export const findNonJson = (u: unknown): NotJson | undefined => {
+  const seen = new Set<object>()
+  const path: Array<PathStep> = []
+  const walk = (v: unknown): NotJson | undefined => {
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        return undefined
+      case 'number':
+        return Number.isFinite(v) ? undefined : { path: [...path], found: Errors.kindOf(v) }
+      case 'object': {
+        if (v === null) return undefined
+        if (seen.has(v)) return { path: [...path], found: 'a cycle (an object that contains itself)' }
+        const proto: unknown = Object.getPrototypeOf(v)
+        if (Array.isArray(v)) {
+          seen.add(v)
+          for (let i = 0; i < v.length; i++) {
+            path.push(i)
+            const r = walk(v[i])
+            path.pop()
+            if (r !== undefined) return r
+          }
+          seen.delete(v)
+          return undefined
+        }
+        if (proto !== Object.prototype && proto !== null) return { path: [...path], found: Errors.kindOf(v) }
+        seen.add(v)
+        for (const k of Object.keys(v)) {
+          path.push(k)
+          const r = walk((v as Record<string, unknown>)[k])
+          path.pop()
+          if (r !== undefined) return r
+        }
+        seen.delete(v)
+        return undefined
+      }
+      default:
+        return { path: [...path], found: v === undefined ? 'undefined' : typeof v }
+    }
+  }
+  return walk(u)
+}
+
+/**
+ * Canonical JSON text: object keys sorted, no whitespace. Input must already be plain JSON.
+ *
+ * @since 0.1.0
+ */
+export const canonical = (v: unknown): string => {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v)
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  const rec = v as Record<string, unknown>
+  const keys = Object.keys(rec).sort()
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
+    out += `${i === 0 ? '' : ','}${JSON.stringify(k)}:${canonical(rec[k])}`
+  }
+  return out + '}'
+}
+
+/**
+ * Parses JSON text. `JSON.parse` already makes `__proto__` an own data property (it never sets
+ * a prototype); this wrapper exists so every boundary parse goes through one place.
+ *
+ * @since 0.1.0
+ */
+export const parse = (text: string): unknown => JSON.parse(text)

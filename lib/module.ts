@@ -1,0 +1,278 @@
+/**
+ * The definition API: `work(spec, implementation)` declares a unit of work with io-ts codecs
+ * for its arguments and result (plus resource options), and `defineModule({ name, params,
+ * work, run })` gathers works and the top-level `run` into an immutable module value.
+ *
+ * Nothing here runs user code. Inside `run` (and inside a work implementation, through
+ * `ctx.call`) calling a work returns a `Future` and records a call node; a dispatcher runs
+ * the calls later.
+ *
+ * @since 0.1.0
+ */
+import * as Crypto from 'node:crypto'
+import type * as t from 'io-ts'
+import type * as Collection from './collections/collection.js'
+import type * as Future from './future.js'
+import type * as ValueStore from './value-store.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * A size in bytes, or a string with a binary or decimal unit (`'2GiB'`, `'512MB'`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Size = number | `${number}${'B' | 'KiB' | 'MiB' | 'GiB' | 'TiB' | 'KB' | 'MB' | 'GB' | 'TB'}`
+
+/**
+ * Resource and scheduling options of a work function. Each dispatcher maps what it supports
+ * and rejects (never drops) what it cannot honour.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkOptions {
+  readonly ram?: Size
+  readonly vcpus?: number
+  readonly gpu?: { readonly stack: 'cuda' | 'rocm'; readonly count: number; readonly driverVersion?: string; readonly hardwareTarget?: ReadonlyArray<string>; readonly vram?: Size }
+  readonly keepCacheRam?: Size
+  /** the implementation calls the Arvados API itself (runtime_constraints.API) */
+  readonly apiAccess?: boolean
+  /** seconds */
+  readonly maxRunTime?: number
+  readonly preemptible?: boolean
+  readonly partitions?: ReadonlyArray<string>
+  /** extra attempts after a failure (container_count_max - 1 on Arvados; re-runs locally) */
+  readonly retries?: number
+  /** allow reusing an earlier identical call's result (default true) */
+  readonly reuse?: boolean
+  /** name of the output collection */
+  readonly outputName?: string
+  /** container image (Arvados); ignored locally, where the host is the image */
+  readonly image?: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Codecs = ReadonlyArray<t.Mixed>
+
+/**
+ * The decoded values of a codec tuple.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type TypesOf<Args extends Codecs> = { -readonly [K in keyof Args]: t.TypeOf<Args[K]> }
+
+/**
+ * What a call site may pass for a codec tuple: each value, a future of it, or a structure of futures.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type DeferrableArgs<Args extends Codecs> = { -readonly [K in keyof Args]: Future.Deferrable<t.TypeOf<Args[K]>> }
+
+/**
+ * What an implementation (or `run`) may return for a declared result type `A`: the value, a
+ * future or a structure of futures; and, where `A` is a collection, a list of (futures of)
+ * collections, which means their concatenation.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Returned<A> = Future.Deferrable<A> | (Collection.Collection extends A ? ReadonlyArray<Future.Deferrable<Collection.Collection | null>> : never)
+
+/**
+ * What a work implementation receives after its arguments.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkContext {
+  readonly module: string
+  readonly work: string
+  /** the call's Merkle id */
+  readonly callId: string
+  /** aborted when the run is cancelled or fails fast */
+  readonly signal: AbortSignal
+  /** calls another work of the same module from this implementation (a continuation) */
+  readonly call: CallFn
+  /** builds this call's output collection */
+  readonly output: ValueStore.OutputWriter
+  /** a line to the run's log, tagged with this call */
+  readonly log: (message: string) => void
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type CallFn = <Args extends Codecs, R extends t.Mixed>(w: Work<Args, R>, ...args: DeferrableArgs<Args>) => Future.Future<t.TypeOf<R>>
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkSpec<Args extends Codecs, R extends t.Mixed> extends WorkOptions {
+  readonly args: Args
+  readonly returns: R
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Implementation<Args extends Codecs, R extends t.Mixed> = (
+  ...args: [...TypesOf<Args>, WorkContext]
+) => Returned<t.TypeOf<R>> | Promise<Returned<t.TypeOf<R>>>
+
+/**
+ * A declared work function.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Work<Args extends Codecs, R extends t.Mixed> {
+  readonly _tag: 'Work'
+  readonly spec: WorkSpec<Args, R>
+  readonly implementation: Implementation<Args, R>
+  /** digest of the implementation's source and its codecs' names: part of every call id */
+  readonly codeHash: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyWork = Work<any, any>
+
+/**
+ * The typed call table `run` receives: each work, callable with deferrable arguments.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Calls<W extends Readonly<Record<string, AnyWork>>> = {
+  readonly [K in keyof W]: W[K] extends Work<infer Args, infer R> ? (...args: DeferrableArgs<Args>) => Future.Future<t.TypeOf<R>> : never
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface RunContext<W extends Readonly<Record<string, AnyWork>>> {
+  readonly work: Calls<W>
+  readonly call: CallFn
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Module<P extends t.Mixed, W extends Readonly<Record<string, AnyWork>>, R, Ret extends t.Mixed | undefined = undefined> {
+  readonly _tag: 'Module'
+  readonly name: string
+  readonly params: P
+  readonly work: W
+  readonly run: (params: t.TypeOf<P>, ctx: RunContext<W>) => R | Promise<R>
+  /** codec of run's result, when declared (needed for collection concatenation at the top) */
+  readonly returns: Ret
+  /** work name by definition, for `ctx.call(def, ...)` */
+  readonly nameOf: (w: AnyWork) => string | undefined
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModule = Module<any, any, any, any>
+
+/**
+ * The type of a module's final output.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type OutputOf<M> =
+  M extends Module<t.Mixed, Readonly<Record<string, AnyWork>>, infer R, infer Ret> ? (Ret extends t.Mixed ? t.TypeOf<Ret> : Future.Resolved<Awaited<R>>) : never
+
+/**
+ * The type of a module's parameters.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ParamsOf<M> = M extends Module<infer P, Readonly<Record<string, AnyWork>>, unknown, t.Mixed | undefined> ? t.TypeOf<P> : never
+
+/**
+ * What `run` may return: anything when no result codec is declared, else `Returned<A>`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RunResultConstraint<Ret extends t.Mixed | undefined> = Ret extends t.Mixed ? Returned<t.TypeOf<Ret>> : unknown
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * Declares a work function.
+ *
+ * @example
+ * import * as t from 'io-ts'
+ * import { work } from 'arvados-crunch'
+ * const square = work({ args: [t.number], returns: t.number }, (n) => n * n)
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const work = <const Args extends Codecs, R extends t.Mixed>(spec: WorkSpec<Args, R>, implementation: Implementation<Args, R>): Work<Args, R> => {
+  const codeHash = Crypto.createHash('sha256')
+    .update(implementation.toString())
+    .update('\0')
+    .update(spec.args.map((c) => c.name).join('\0'))
+    .update('\0')
+    .update(spec.returns.name)
+    .digest('hex')
+    .slice(0, 32)
+  return Object.freeze({ _tag: 'Work', spec: Object.freeze({ ...spec }), implementation, codeHash })
+}
+
+/**
+ * Defines a module. `returns`, when given, is the codec of run's result.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const defineModule = <
+  P extends t.Mixed,
+  const W extends Readonly<Record<string, AnyWork>>,
+  R extends RunResultConstraint<Ret>,
+  Ret extends t.Mixed | undefined = undefined,
+>(definition: {
+  readonly name: string
+  readonly params: P
+  readonly work: W
+  readonly run: (params: t.TypeOf<P>, ctx: RunContext<W>) => R | Promise<R>
+  readonly returns?: Ret
+}): Module<P, W, R, Ret> => {
+  const names = new Map<AnyWork, string>()
+  for (const [k, w] of Object.entries(definition.work)) if (!names.has(w)) names.set(w, k)
+  return Object.freeze({
+    _tag: 'Module',
+    name: definition.name,
+    params: definition.params,
+    work: Object.freeze({ ...definition.work }),
+    run: definition.run,
+    returns: definition.returns as Ret,
+    nameOf: (w: AnyWork) => names.get(w),
+  })
+}
