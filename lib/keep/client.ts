@@ -1,0 +1,507 @@
+/**
+ * The Keep block client over undici: block GET and PUT against the keepstore / keepproxy
+ * services the API lists (`keep_services/accessible`, or `ARVADOS_KEEP_SERVICES`), tried in
+ * the rendezvous order the official clients compute (`serviceOrder`). PUT returns the signed
+ * locator the service answers with and counts replicas (`X-Keep-Desired-Replicas` sent,
+ * `X-Keep-Replicas-Stored` read). Every block read is checked against its md5 and size: a
+ * mismatch is an error (the next service is tried), never data. 5xx, timeouts and resets are
+ * retried with backoff. Requests in flight are bounded, and `putStream` uploads a stream of
+ * any length holding at most `concurrency + 1` blocks in memory.
+ *
+ * @since 0.1.0
+ */
+import * as Crypto from 'node:crypto'
+import * as E from 'fp-ts/lib/Either.js'
+import type * as TE from 'fp-ts/lib/TaskEither.js'
+import { Agent } from 'undici'
+import type * as ArvadosClient from '../arvados/client.js'
+import type * as Config from '../arvados/config.js'
+import * as Request from '../arvados/request.js'
+import * as Errors from '../errors.js'
+import * as Locator from './locator.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * A Keep service: its uuid (for rendezvous weights), base URL ending in `/`, type (`disk`,
+ * `proxy`, ...) and whether it refuses writes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Service {
+  readonly uuid: string
+  readonly root: string
+  readonly type: string
+  readonly readOnly: boolean
+}
+
+/**
+ * One service's outcome in a failed operation (for error details).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Attempt {
+  readonly service: string
+  readonly outcome: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type KeepError = Errors.SdkError & {
+  readonly _tag: 'KeepError'
+  /** `<md5>+<size>` of the block (never its signature). */
+  readonly block: string
+  readonly attempts: ReadonlyArray<Attempt>
+}
+
+/**
+ * The result of a PUT: the signed locator and how many replicas the services confirmed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stored {
+  readonly locator: Locator.Locator
+  readonly replicas: number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface PutOptions {
+  /** Replicas wanted (default: the client's `replicas`, itself default 2 like the Python SDK). */
+  readonly replicas?: number
+  readonly storageClasses?: ReadonlyArray<string>
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface KeepClient {
+  /** The services in use (fetched once from the API, or from `ARVADOS_KEEP_SERVICES`). */
+  readonly services: () => TE.TaskEither<KeepError, ReadonlyArray<Service>>
+  /** Reads one block; its md5 and size are verified. */
+  readonly get: (locator: Locator.Locator | string) => TE.TaskEither<KeepError, Uint8Array>
+  /** Writes one block (at most 64 MiB). */
+  readonly put: (data: Uint8Array, options?: PutOptions) => TE.TaskEither<KeepError, Stored>
+  /**
+   * Cuts a byte stream into blocks of `blockSize` (default 64 MiB) and writes them with at
+   * most `concurrency` blocks in flight; returns the signed locators in order and the total
+   * size.
+   */
+  readonly putStream: (
+    source: AsyncIterable<Uint8Array>,
+    options?: PutOptions & { readonly blockSize?: number },
+  ) => TE.TaskEither<KeepError, { readonly locators: ReadonlyArray<Locator.Locator>; readonly size: number }>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The API client, to list `keep_services/accessible` (not needed with `services` or `config.keepServices`). */
+  readonly api?: Pick<ArvadosClient.ArvadosClient, 'keepServices'>
+  /** Fixed services (tests, or an override). */
+  readonly services?: ReadonlyArray<Service>
+  /** Requests (and blocks in flight for `putStream`) at once. Default 4. */
+  readonly concurrency?: number
+  /** Default replicas for a PUT. Default 2. */
+  readonly replicas?: number
+  readonly retry?: Partial<Request.RetryPolicy>
+  readonly ca?: string
+  readonly timeoutMs?: number
+  readonly connectTimeoutMs?: number
+  readonly random?: () => number
+  readonly requestIdPrefix?: string
+}
+
+// -------------------------------------------------------------------------------------
+// constants
+// -------------------------------------------------------------------------------------
+
+/**
+ * Retry policy for block requests: 4 attempts per service, 1 s base, 30 s cap.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const DEFAULT_RETRY: Request.RetryPolicy = { attempts: 4, baseMs: 1_000, maxMs: 30_000 }
+
+// -------------------------------------------------------------------------------------
+// pure helpers
+// -------------------------------------------------------------------------------------
+
+const md5 = (data: Uint8Array | string): string => Crypto.createHash('md5').update(data).digest('hex')
+
+/**
+ * Rendezvous order of `services` for a block: weight = md5hex(block md5 + last 15 characters
+ * of the service uuid), highest weight first (as the Python and Go clients compute it).
+ *
+ * @category rendezvous
+ * @since 0.1.0
+ */
+export const serviceOrder = <S extends { readonly uuid: string }>(hash: string, services: ReadonlyArray<S>): ReadonlyArray<S> =>
+  services
+    .map((s) => ({ s, w: md5(hash + s.uuid.slice(-15)) }))
+    .sort((a, b) => (a.w < b.w ? 1 : a.w > b.w ? -1 : 0))
+    .map((x) => x.s)
+
+/**
+ * Services from `ARVADOS_KEEP_SERVICES` base URLs; they get the uuids
+ * `00000-bi6l4-<index as 15 hex digits>` (as the Python client names them) for rendezvous.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const servicesFromUrls = (urls: ReadonlyArray<string>): ReadonlyArray<Service> =>
+  urls.map((url, i) => ({ uuid: `00000-bi6l4-${i.toString(16).padStart(15, '0')}`, root: url.endsWith('/') ? url : `${url}/`, type: 'disk', readOnly: false }))
+
+/**
+ * Services from a `keep_services` list: `http(s)://host:port/` (IPv6 hosts bracketed).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const servicesFromApi = (
+  items: ReadonlyArray<{ readonly uuid: string; readonly service_host: string; readonly service_port: number; readonly service_ssl_flag: boolean; readonly service_type: string; readonly read_only?: boolean | null }>,
+): ReadonlyArray<Service> =>
+  items.map((k) => {
+    const host = k.service_host.includes(':') && !k.service_host.startsWith('[') ? `[${k.service_host}]` : k.service_host
+    return { uuid: k.uuid, root: `${k.service_ssl_flag ? 'https' : 'http'}://${host}:${k.service_port}/`, type: k.service_type, readOnly: k.read_only === true }
+  })
+
+/**
+ * The services to try for a block: those named by `+K@<service uuid>` hints first, then the
+ * rest in rendezvous order.
+ *
+ * @category rendezvous
+ * @since 0.1.0
+ */
+export const probeOrder = (locator: Locator.Locator, services: ReadonlyArray<Service>): ReadonlyArray<Service> => {
+  const hinted = Locator.locationHints(locator)
+    .map((h) => services.find((s) => s.uuid === h))
+    .filter((s): s is Service => s !== undefined)
+  return [...hinted, ...serviceOrder(locator.hash, services).filter((s) => !hinted.includes(s))]
+}
+
+/**
+ * A `KeepError` (`ARV_KEEP_*`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const error = (code: string, message: string, block: string, attempts: ReadonlyArray<Attempt>, hint?: string, secrets: ReadonlyArray<string> = []): KeepError =>
+  Errors.make('KeepError', code, Errors.redact(message, secrets), { block, attempts }, {
+    details: attempts.map((a) => Errors.redact(`${a.service}: ${a.outcome}`, secrets)),
+    ...(hint === undefined ? {} : { hint }),
+  })
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+type Outcome =
+  | { readonly _tag: 'Response'; readonly status: number; readonly body: Uint8Array | undefined; readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>; readonly tooLarge: boolean }
+  | { readonly _tag: 'NoResponse'; readonly code: string | undefined; readonly reason: string }
+
+const errorCode = (e: unknown): string | undefined => {
+  let cur: unknown = e
+  for (let i = 0; i < 4 && typeof cur === 'object' && cur !== null; i++) {
+    const code = (cur as { code?: unknown }).code
+    if (typeof code === 'string' && code !== 'UND_ERR') return code
+    cur = (cur as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const header = (h: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>, name: string): string | undefined => {
+  const v = h[name]
+  return Array.isArray(v) ? (v[0] as string | undefined) : (v as string | undefined)
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+const makeLimiter = (limit: number) => {
+  let active = 0
+  const waiting: Array<() => void> = []
+  return async <A>(task: () => Promise<A>): Promise<A> => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
+    else active++
+    try {
+      return await task()
+    } finally {
+      const next = waiting.shift()
+      if (next === undefined) active--
+      else next()
+    }
+  }
+}
+
+const describe = (o: Outcome): string => (o._tag === 'Response' ? `HTTP ${o.status}` : o.reason)
+
+const retryable = (o: Outcome): boolean =>
+  o._tag === 'Response' ? Request.isRetryableStatus(o.status) : !Request.isTlsCode(o.code) && (Request.isRetryableNetworkCode(o.code) || o.code === undefined)
+
+/**
+ * Builds a Keep client. Services come from `options.services`, else `config.keepServices`
+ * (`ARVADOS_KEEP_SERVICES`), else `options.api.keepServices.accessible()` (fetched once).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (config: Config.Config, options: Options = {}): KeepClient => {
+  const concurrency = Math.max(1, options.concurrency ?? 4)
+  const policy: Request.RetryPolicy = { ...DEFAULT_RETRY, ...options.retry }
+  const attempts = Math.max(1, Math.floor(policy.attempts))
+  const defaultReplicas = Math.max(1, options.replicas ?? 2)
+  const random = options.random ?? Math.random
+  const timeoutMs = options.timeoutMs ?? 300_000
+  const ca = options.ca ?? config.ca
+  const secrets = [config.apiToken]
+  const agent = new Agent({
+    connections: concurrency,
+    keepAliveTimeout: 30_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connect: { rejectUnauthorized: !config.insecure, timeout: options.connectTimeoutMs ?? 20_000, ...(ca === undefined ? {} : { ca }) },
+  })
+  const limit = makeLimiter(concurrency)
+  const newRequestId = (): string => Request.requestId(Crypto.randomBytes(20), options.requestIdPrefix ?? 'req-')
+
+  let servicesPromise: Promise<E.Either<KeepError, ReadonlyArray<Service>>> | undefined
+  const services = (): TE.TaskEither<KeepError, ReadonlyArray<Service>> => () => {
+    if (servicesPromise !== undefined) return servicesPromise
+    const fixed = options.services ?? (config.keepServices === undefined ? undefined : servicesFromUrls(config.keepServices))
+    if (fixed !== undefined) return (servicesPromise = Promise.resolve(E.right(fixed)))
+    const api = options.api
+    if (api === undefined) {
+      return Promise.resolve(E.left(error('ARV_KEEP_NO_SERVICES', 'no Keep services: neither an API client nor ARVADOS_KEEP_SERVICES was given', '', [], 'pass { api } to Keep.make')))
+    }
+    servicesPromise = api.keepServices
+      .accessible()()
+      .then((r) => {
+        if (E.isLeft(r)) {
+          servicesPromise = undefined
+          return E.left(error('ARV_KEEP_NO_SERVICES', `cannot list Keep services: ${r.left.message}`, '', [], r.left.hint, secrets))
+        }
+        const list = servicesFromApi(r.right.items)
+        if (list.length === 0) {
+          servicesPromise = undefined
+          return E.left(error('ARV_KEEP_NO_SERVICES', 'the API lists no accessible Keep services', '', [], 'ask the cluster admin to register a keepstore or keepproxy'))
+        }
+        return E.right(list)
+      })
+    return servicesPromise
+  }
+
+  const send = (method: 'GET' | 'PUT', url: string, requestId: string, body: Uint8Array | undefined, extra: Readonly<Record<string, string>>, maxBytes: number): Promise<Outcome> =>
+    limit(async () => {
+      try {
+        const u = new URL(url)
+        const res = await agent.request({
+          origin: u.origin,
+          path: u.pathname,
+          method,
+          headers: { ...extra, authorization: `Bearer ${config.apiToken}`, 'x-request-id': requestId },
+          ...(body === undefined ? {} : { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) }),
+        })
+        const chunks: Array<Buffer> = []
+        let total = 0
+        let tooLarge = false
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          total += chunk.length
+          if (total > maxBytes) {
+            tooLarge = true
+            res.body.destroy()
+            break
+          }
+          chunks.push(chunk)
+        }
+        return { _tag: 'Response', status: res.statusCode, body: new Uint8Array(Buffer.concat(chunks)), headers: res.headers, tooLarge }
+      } catch (e) {
+        const code = errorCode(e)
+        return { _tag: 'NoResponse', code, reason: Errors.redact(code ?? (e instanceof Error ? e.message : 'unknown failure'), secrets) }
+      }
+    })
+
+  const get =
+    (input: Locator.Locator | string): TE.TaskEither<KeepError, Uint8Array> =>
+    async () => {
+      const parsed = typeof input === 'string' ? Locator.parse(input) : E.right(input)
+      if (E.isLeft(parsed)) return E.left(error('ARV_KEEP_LOCATOR', parsed.left.message, '', []))
+      const locator = parsed.right
+      const block = Locator.key(locator)
+      if (Locator.isEmptyBlock(locator)) return E.right(new Uint8Array(0))
+      const all = await services()()
+      if (E.isLeft(all)) return all
+      const order = probeOrder(locator, all.right)
+      const requestId = newRequestId()
+      const text = Locator.format(locator)
+      const log: Array<Attempt> = []
+      const kinds = new Map<string, 'corrupt' | 'missing' | 'denied' | 'other'>()
+      let pending: ReadonlyArray<Service> = order
+      for (let round = 1; pending.length > 0; round++) {
+        const retry: Array<Service> = []
+        for (const s of pending) {
+          const o = await send('GET', s.root + text, requestId, undefined, {}, locator.size)
+          if (o._tag === 'Response' && o.status === 200) {
+            const body = o.body ?? new Uint8Array(0)
+            if (!o.tooLarge && body.byteLength === locator.size && md5(body) === locator.hash) return E.right(body)
+            log.push({ service: s.root, outcome: o.tooLarge ? `returned more than ${locator.size} bytes` : `returned ${body.byteLength} bytes whose md5 does not match` })
+            kinds.set(s.root, 'corrupt')
+            continue
+          }
+          log.push({ service: s.root, outcome: describe(o) })
+          const status = o._tag === 'Response' ? o.status : 0
+          kinds.set(s.root, status === 404 || status === 410 ? 'missing' : status === 401 || status === 403 ? 'denied' : 'other')
+          if (retryable(o) && round < attempts) retry.push(s)
+        }
+        if (retry.length === 0) break
+        await sleep(Request.backoff(policy, round, random()))
+        pending = retry
+      }
+      const outcomes = [...kinds.values()]
+      const corrupt = outcomes.includes('corrupt')
+      const allMissing = outcomes.length > 0 && outcomes.every((k) => k === 'missing')
+      const denied = outcomes.includes('denied')
+      const [code, hint] = corrupt
+        ? (['ARV_KEEP_CORRUPT', 'a service returned data that does not match the block hash; report it to the cluster admin'] as const)
+        : allMissing
+          ? (['ARV_KEEP_NOT_FOUND', 'the block is not stored on any accessible service'] as const)
+          : denied
+            ? (['ARV_KEEP_PERMISSION', 'the locator signature is missing, expired or for another token: read the collection again to get fresh signatures'] as const)
+            : (['ARV_KEEP_GET', 'the Keep services failed; retry later'] as const)
+      return E.left(error(code, `cannot read block ${block} (request ${requestId}) from ${order.length} Keep service(s)`, block, log, hint, secrets))
+    }
+
+  const put =
+    (data: Uint8Array, putOptions: PutOptions = {}): TE.TaskEither<KeepError, Stored> =>
+    async () => {
+      const hash = md5(data)
+      const block = `${hash}+${data.byteLength}`
+      if (data.byteLength > Locator.MAX_BLOCK_SIZE) {
+        return E.left(error('ARV_KEEP_TOO_LARGE', `block ${block} is larger than the 64 MiB Keep block limit`, block, [], 'cut data into blocks of at most 67108864 bytes (putStream does this)'))
+      }
+      const wanted = Math.max(1, putOptions.replicas ?? defaultReplicas)
+      // The empty block is never stored: every service has it, and it needs no signature.
+      if (data.byteLength === 0) return E.right({ locator: Locator.EMPTY_BLOCK, replicas: wanted })
+      const all = await services()()
+      if (E.isLeft(all)) return all
+      const writable = serviceOrder(hash, all.right.filter((s) => !s.readOnly))
+      const requestId = newRequestId()
+      const log: Array<Attempt> = []
+      let stored = 0
+      let signed: Locator.Locator | undefined
+      let fatal: Attempt | undefined
+      let next = 0
+      const writeTo = async (s: Service): Promise<void> => {
+        for (let n = 1; ; n++) {
+          const headers: Record<string, string> = { 'x-keep-desired-replicas': String(wanted - stored), 'content-type': 'application/octet-stream' }
+          if (putOptions.storageClasses !== undefined && putOptions.storageClasses.length > 0) headers['x-keep-storage-classes'] = putOptions.storageClasses.join(', ')
+          const o = await send('PUT', s.root + hash, requestId, data, headers, 4096)
+          if (o._tag === 'Response' && o.status === 200) {
+            const text = new TextDecoder().decode(o.body ?? new Uint8Array(0)).trim()
+            const loc = Locator.parse(text)
+            if (E.isLeft(loc) || loc.right.hash !== hash || loc.right.size !== data.byteLength) {
+              log.push({ service: s.root, outcome: 'answered with a locator for another block' })
+              return
+            }
+            const count = Number(header(o.headers, 'x-keep-replicas-stored') ?? '1')
+            stored += Number.isFinite(count) && count > 0 ? count : 1
+            if (signed === undefined || Locator.signature(signed) === undefined) signed = loc.right
+            return
+          }
+          log.push({ service: s.root, outcome: describe(o) })
+          if (o._tag === 'Response' && (o.status === 400 || o.status === 401 || o.status === 403 || o.status === 413)) {
+            fatal = { service: s.root, outcome: describe(o) }
+            return
+          }
+          if (!retryable(o) || n >= attempts) return
+          await sleep(Request.backoff(policy, n, random()))
+        }
+      }
+      while (stored < wanted && fatal === undefined && next < writable.length) {
+        const wave = writable.slice(next, next + Math.max(1, wanted - stored))
+        next += wave.length
+        await Promise.all(wave.map(writeTo))
+      }
+      if (signed !== undefined && stored >= wanted) return E.right({ locator: signed, replicas: stored })
+      if (fatal !== undefined) {
+        const status = fatal.outcome
+        const hint =
+          status === 'HTTP 401' || status === 'HTTP 403' ? 'the token was refused by Keep: check ARVADOS_API_TOKEN' : status === 'HTTP 413' ? 'the block is too large' : 'the service rejected the block (md5 or length mismatch in transit)'
+        return E.left(error('ARV_KEEP_PUT', `cannot write block ${block} (request ${requestId}): ${fatal.service} answered ${status}`, block, log, hint, secrets))
+      }
+      if (signed !== undefined) {
+        return E.left(
+          Errors.make(
+            'KeepError',
+            'ARV_KEEP_REPLICAS',
+            `wrote block ${block} with ${stored} of ${wanted} wanted replicas (request ${requestId})`,
+            { block, attempts: log, stored, wanted, locator: signed },
+            { details: log.map((a) => Errors.redact(`${a.service}: ${a.outcome}`, secrets)), hint: 'fewer writable Keep services answered than replicas were asked for; ask for fewer replicas or retry later' },
+          ),
+        )
+      }
+      return E.left(error('ARV_KEEP_PUT', `cannot write block ${block} to any of ${writable.length} writable Keep service(s) (request ${requestId})`, block, log, 'the Keep services failed; retry later', secrets))
+    }
+
+  const putStream =
+    (source: AsyncIterable<Uint8Array>, streamOptions: PutOptions & { readonly blockSize?: number } = {}) =>
+    async (): Promise<E.Either<KeepError, { readonly locators: ReadonlyArray<Locator.Locator>; readonly size: number }>> => {
+      const blockSize = Math.min(Locator.MAX_BLOCK_SIZE, Math.max(1, streamOptions.blockSize ?? Locator.MAX_BLOCK_SIZE))
+      const results: Array<Promise<E.Either<KeepError, Stored>>> = []
+      const inFlight = new Set<Promise<unknown>>()
+      let failed: KeepError | undefined
+      let size = 0
+      let buf = Buffer.allocUnsafe(blockSize)
+      let fill = 0
+      const flush = async (): Promise<void> => {
+        while (inFlight.size >= concurrency) await Promise.race(inFlight)
+        const data = new Uint8Array(buf.buffer, buf.byteOffset, fill)
+        const p = put(data, streamOptions)().then((r) => {
+          if (E.isLeft(r) && failed === undefined) failed = r.left
+          return r
+        })
+        const tracked = p.finally(() => inFlight.delete(tracked))
+        inFlight.add(tracked)
+        results.push(p)
+        buf = Buffer.allocUnsafe(blockSize)
+        fill = 0
+      }
+      for await (const chunk of source) {
+        let off = 0
+        while (off < chunk.byteLength) {
+          if (failed !== undefined) break
+          const n = Math.min(blockSize - fill, chunk.byteLength - off)
+          buf.set(chunk.subarray(off, off + n), fill)
+          fill += n
+          off += n
+          size += n
+          if (fill === blockSize) await flush()
+        }
+        if (failed !== undefined) break
+      }
+      if (fill > 0 && failed === undefined) await flush()
+      const done = await Promise.all(results)
+      if (failed !== undefined) return E.left(failed)
+      const locators: Array<Locator.Locator> = []
+      for (const r of done) {
+        if (E.isLeft(r)) return r
+        locators.push(r.right.locator)
+      }
+      return E.right({ locators, size })
+    }
+
+  return { services, get, put, putStream, close: () => agent.close() }
+}
