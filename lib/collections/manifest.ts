@@ -1,0 +1,305 @@
+/**
+ * Manifest text as Arvados reads and writes it. A manifest is zero or more streams, one per
+ * line ending in `\n`: `<stream name> <locator>+ <pos:len:name>+`, tokens separated by single
+ * spaces. Names are octal-escaped (`\040` for a space; bytes 0-32, `:` and `\` are escaped on
+ * output; `\\` is also read as a backslash, like the Go and Ruby readers). A segment's position
+ * is an offset into the concatenation of its stream's blocks.
+ *
+ * `parse` is strict and rejects hostile input (`..`, absolute paths, NUL, raw control
+ * characters, segments past the end of their blocks, absurd sizes, malformed locators) with the
+ * stream (line) and token position. `print` writes the canonical form, so
+ * `print(parse(m)) === m` for any manifest written by an Arvados writer.
+ *
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as Errors from '../errors.js'
+import * as Locator from '../keep/locator.js'
+import * as PathSafety from './path-safety.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * One `pos:len:name` token; `name` is unescaped and may contain `/`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Segment {
+  readonly position: number
+  readonly length: number
+  readonly name: string
+}
+
+/**
+ * One line. `name` is unescaped: `.` or `./a/b`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stream {
+  readonly name: string
+  readonly locators: ReadonlyArray<Locator.Locator>
+  readonly segments: ReadonlyArray<Segment>
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Manifest {
+  readonly streams: ReadonlyArray<Stream>
+}
+
+/**
+ * A manifest that cannot be read; `stream` is the 1-based line, `token` the 1-based token in it
+ * (0 when the problem is the whole line or text).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ManifestError = Errors.SdkError & { readonly _tag: 'ManifestError'; readonly stream: number; readonly token: number }
+
+// -------------------------------------------------------------------------------------
+// constants
+// -------------------------------------------------------------------------------------
+
+/**
+ * The name of the empty-directory marker file (`0:0:\056`).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const DIRECTORY_MARKER = '.'
+
+/**
+ * The empty manifest.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const empty: Manifest = { streams: [] }
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const error = (stream: number, token: number, message: string, hint?: string, cause?: unknown): ManifestError =>
+  Errors.make(
+    'ManifestError',
+    'ARV_MANIFEST',
+    token === 0 ? `invalid manifest at stream ${stream}: ${message}` : `invalid manifest at stream ${stream}, token ${token}: ${message}`,
+    { stream, token },
+    {
+      hint: hint ?? 'a manifest line is "<stream name> <locator>... <pos:len:name>..." with single spaces and a final newline',
+      ...(cause === undefined ? {} : { cause }),
+    },
+  )
+
+const DIGITS = /^(0|[1-9][0-9]*)$/
+const LOCATOR_START = /^[0-9a-f]{32}\+/
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f]/
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+const ENCODER = new TextEncoder()
+
+/**
+ * Decodes the octal escapes of one token (`\ooo` with a first digit 0-3, and `\\`). Escaped
+ * bytes must form valid UTF-8 together with the raw text. Left carries what was wrong.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const unescape = (token: string): E.Either<string, string> => {
+  if (!token.includes('\\')) return E.right(token)
+  const bytes: Array<number> = []
+  let i = 0
+  while (i < token.length) {
+    const c = token.charCodeAt(i)
+    if (c === 92) {
+      const next = token.slice(i + 1, i + 4)
+      if (next.startsWith('\\')) {
+        bytes.push(92)
+        i += 2
+      } else if (/^[0-3][0-7][0-7]$/.test(next)) {
+        bytes.push(parseInt(next, 8))
+        i += 4
+      } else {
+        return E.left(`invalid escape ${PathSafety.show(token.slice(i, i + 4))} (expected \\ followed by three octal digits up to \\377)`)
+      }
+    } else {
+      let j = i
+      while (j < token.length && token.charCodeAt(j) !== 92) j++
+      for (const b of ENCODER.encode(token.slice(i, j))) bytes.push(b)
+      i = j
+    }
+  }
+  try {
+    return E.right(UTF8.decode(Uint8Array.from(bytes)))
+  } catch {
+    return E.left('its escaped bytes are not valid UTF-8')
+  }
+}
+
+const number = (text: string, what: string): E.Either<string, number> => {
+  if (!DIGITS.test(text)) return E.left(`the ${what} ${PathSafety.show(text)} is not a decimal number`)
+  const n = Number(text)
+  if (!Number.isSafeInteger(n)) return E.left(`the ${what} ${text} is too large`)
+  return E.right(n)
+}
+
+const parseStreamName = (token: string, line: number): E.Either<ManifestError, string> => {
+  const name = unescape(token)
+  if (E.isLeft(name)) return E.left(error(line, 1, `the stream name has ${name.left}`))
+  const n = name.right
+  if (n === '.') return E.right(n)
+  if (!n.startsWith('./')) return E.left(error(line, 1, `the stream name ${PathSafety.show(n)} does not start with "." (stream names are "." or "./dir/...")`))
+  const parts = PathSafety.components(n.slice(2))
+  if (E.isLeft(parts)) return E.left(error(line, 1, `the stream name ${PathSafety.show(n)} is not a safe path: ${parts.left}`))
+  return E.right(n)
+}
+
+const parseSegment = (token: string, line: number, index: number, streamSize: number): E.Either<ManifestError, Segment> => {
+  const first = token.indexOf(':')
+  const second = first < 0 ? -1 : token.indexOf(':', first + 1)
+  if (second < 0) return E.left(error(line, index, `${PathSafety.show(token)} is not a file segment "pos:len:name"`))
+  const position = number(token.slice(0, first), 'segment position')
+  if (E.isLeft(position)) return E.left(error(line, index, position.left))
+  const length = number(token.slice(first + 1, second), 'segment length')
+  if (E.isLeft(length)) return E.left(error(line, index, length.left))
+  if (position.right + length.right > streamSize) {
+    return E.left(
+      error(line, index, `the segment ${position.right}:${length.right} runs past the end of its blocks (the stream's blocks hold ${streamSize} bytes)`, 'every segment must lie inside the data of the locators listed before it'),
+    )
+  }
+  const name = unescape(token.slice(second + 1))
+  if (E.isLeft(name)) return E.left(error(line, index, `the file name has ${name.left}`))
+  if (name.right === DIRECTORY_MARKER) {
+    if (length.right !== 0) return E.left(error(line, index, 'the directory marker "." must have length 0'))
+    return E.right({ position: position.right, length: 0, name: DIRECTORY_MARKER })
+  }
+  const parts = PathSafety.components(name.right)
+  if (E.isLeft(parts)) return E.left(error(line, index, `the file name ${PathSafety.show(name.right)} is not a safe path: ${parts.left}`))
+  return E.right({ position: position.right, length: length.right, name: name.right })
+}
+
+const parseLine = (text: string, line: number): E.Either<ManifestError, Stream> => {
+  if (text === '') return E.left(error(line, 0, 'the line is empty'))
+  const tokens = text.split(' ')
+  const nameToken = tokens[0] ?? ''
+  if (nameToken === '') return E.left(error(line, 1, 'the stream name is empty (the line starts with a space)'))
+  const name = parseStreamName(nameToken, line)
+  if (E.isLeft(name)) return name
+  const locators: Array<Locator.Locator> = []
+  const segments: Array<Segment> = []
+  let streamSize = 0
+  for (let i = 1; i < tokens.length; i++) {
+    const token = tokens[i] ?? ''
+    const index = i + 1
+    if (token === '') return E.left(error(line, index, i === tokens.length - 1 ? 'the line ends with a space' : 'two spaces in a row (tokens are separated by one space)'))
+    if (segments.length === 0 && LOCATOR_START.test(token)) {
+      const l = Locator.parse(token)
+      if (E.isLeft(l)) return E.left(error(line, index, l.left.message, l.left.hint, l.left))
+      locators.push(l.right)
+      streamSize += l.right.size
+      continue
+    }
+    if (locators.length === 0) return E.left(error(line, index, `expected a block locator, found ${PathSafety.show(token)}`, 'a stream lists at least one locator (d41d8cd98f00b204e9800998ecf8427e+0 for no data) before its files'))
+    if (LOCATOR_START.test(token)) return E.left(error(line, index, 'a block locator after a file segment', 'list every locator of a stream before its file segments'))
+    const s = parseSegment(token, line, index, streamSize)
+    if (E.isLeft(s)) return s
+    segments.push(s.right)
+  }
+  if (locators.length === 0) return E.left(error(line, 0, 'the stream has no block locator'))
+  if (segments.length === 0) return E.left(error(line, 0, 'the stream has no file segment'))
+  return E.right({ name: name.right, locators, segments })
+}
+
+/**
+ * Parses manifest text. The empty string is the empty manifest; otherwise the text must end
+ * with a newline.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const parse = (text: string): E.Either<ManifestError, Manifest> => {
+  if (text === '') return E.right(empty)
+  const lines = text.split('\n')
+  const last = lines.pop()
+  if (last !== '') return E.left(error(lines.length + 1, 0, 'the manifest does not end with a newline'))
+  const streams: Array<Stream> = []
+  for (const [i, line] of lines.entries()) {
+    const raw = RAW_CONTROL.exec(line)
+    if (raw !== null) {
+      const token = line.slice(0, raw.index).split(' ').length
+      return E.left(error(i + 1, token, `raw control character ${JSON.stringify(raw[0])} (names must escape it as \\ooo)`))
+    }
+    const s = parseLine(line, i + 1)
+    if (E.isLeft(s)) return s
+    streams.push(s.right)
+  }
+  return E.right({ streams })
+}
+
+// -------------------------------------------------------------------------------------
+// destructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * Total bytes of a stream's blocks.
+ *
+ * @category destructors
+ * @since 0.1.0
+ */
+export const streamSize = (s: Stream): number => s.locators.reduce((n, l) => n + l.size, 0)
+
+// -------------------------------------------------------------------------------------
+// interpreters
+// -------------------------------------------------------------------------------------
+
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\u0000-\u0020:\\]/g
+
+/**
+ * Escapes a name the way Arvados writers do: bytes 0-32, `:` and `\` as `\` + 3 octal
+ * digits; everything else (non-ASCII included) raw. `/` is kept.
+ *
+ * @category interpreters
+ * @since 0.1.0
+ */
+export const escape = (name: string): string => name.replace(NEEDS_ESCAPE, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+
+/**
+ * Prints one segment token.
+ *
+ * @category interpreters
+ * @since 0.1.0
+ */
+export const printSegment = (s: Segment): string => `${s.position}:${s.length}:${s.name === DIRECTORY_MARKER ? '\\056' : escape(s.name)}`
+
+/**
+ * Prints one stream line (with its newline).
+ *
+ * @category interpreters
+ * @since 0.1.0
+ */
+export const printStream = (s: Stream): string => {
+  const parts: Array<string> = [escape(s.name)]
+  for (const l of s.locators) parts.push(Locator.format(l))
+  for (const seg of s.segments) parts.push(printSegment(seg))
+  return `${parts.join(' ')}\n`
+}
+
+/**
+ * Prints manifest text in canonical form.
+ *
+ * @category interpreters
+ * @since 0.1.0
+ */
+export const print = (m: Manifest): string => m.streams.map(printStream).join('')
