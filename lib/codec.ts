@@ -108,17 +108,20 @@ export const issuesOf = (errors: t.Errors): ReadonlyArray<Issue> => {
   const seen = new Set<string>()
   for (const e of errors) {
     const steps: Array<Json.PathStep> = []
+    // the codec expected at the failing location: the deepest entry that is a path step (a
+    // union's members are alternatives at the same location, so the union itself is named)
+    let expected: string | undefined = e.context[0]?.type.name
     for (let i = 1; i < e.context.length; i++) {
       const parent = e.context[i - 1]?.type
       const entry = e.context[i]!
       if (isMemberContext(parent)) continue
       const parentTag = (parent as { _tag?: unknown } | undefined)?._tag
       steps.push(parentTag === 'ArrayType' || parentTag === 'ReadonlyArrayType' || parentTag === 'TupleType' ? Number(entry.key) : entry.key)
+      expected = entry.type.name
     }
-    const last = e.context[e.context.length - 1]
     const issue: Issue = {
       path: Json.dotPath(steps),
-      expected: e.message ?? last?.type.name ?? 'a valid value',
+      expected: e.message ?? expected ?? 'a valid value',
       received: e.value === undefined && steps.length > 0 ? 'nothing (the field is missing)' : Errors.kindOf(e.value),
     }
     const key = `${issue.path}|${issue.received}`

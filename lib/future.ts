@@ -127,7 +127,10 @@ export const make = <A>(source: FutureSource): Future<A> => {
   Object.defineProperty(future, 'toString', { value: refuse('a string'), enumerable: false })
   Object.defineProperty(future, 'toJSON', { value: refuse('JSON (a future cannot be serialized)'), enumerable: false })
   Object.defineProperty(future, 'valueOf', { value: refuse('a primitive value'), enumerable: false })
-  Object.defineProperty(future, Symbol.toPrimitive, { value: refuse('a primitive value'), enumerable: false })
+  Object.defineProperty(future, Symbol.toPrimitive, {
+    value: (hint: string) => refuse(hint === 'string' ? 'a string' : hint === 'number' ? 'a number' : 'a primitive value')(),
+    enumerable: false,
+  })
   Object.defineProperty(future, inspectSymbol, {
     value: () => `Future<${source.work}#${source.nodeId.slice(0, 12)}> (unresolved: it cannot be read; pass it to a work function or return it)`,
     enumerable: false,

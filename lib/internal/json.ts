@@ -37,7 +37,8 @@ export const dotPath = (path: ReadonlyArray<PathStep>): string => {
 }
 
 /**
- * Finds the first place where `u` is not plain JSON: undefined (in arrays, or as a value),
+ * Finds the first place where `u` is not plain JSON: undefined (in arrays, or as the value;
+ * an undefined record field is fine, JSON omits it),
  * NaN, ±Infinity, BigInt, functions, symbols, cycles, and objects that are not plain records
  * or arrays (class instances, Map, Date...). Returns undefined when `u` is plain JSON.
  *
@@ -71,8 +72,10 @@ export const findNonJson = (u: unknown): NotJson | undefined => {
         if (proto !== Object.prototype && proto !== null) return { path: [...path], found: Errors.kindOf(v) }
         seen.add(v)
         for (const k of Object.keys(v)) {
+          const field = (v as Record<string, unknown>)[k]
+          if (field === undefined) continue // JSON omits it, as an absent optional field
           path.push(k)
-          const r = walk((v as Record<string, unknown>)[k])
+          const r = walk(field)
           path.pop()
           if (r !== undefined) return r
         }
