@@ -1,0 +1,338 @@
+/**
+ * The local content-addressed store used by the local dispatcher. Layout under its directory:
+ * `blocks/<md5[0:3]>/<md5>` (blocks of at most 64 MiB), `manifests/<pdh>` (normalized manifest
+ * text), `trees/<pdh>/` (a collection's files on disk, when materialized or adopted), `tmp/`.
+ *
+ * Every write goes to a unique temporary file first and is renamed into place, so a crash
+ * never leaves a partial block under a valid name and two processes ingesting the same data at
+ * once both succeed (the later rename replaces identical bytes). Ingest streams each file
+ * through md5 and into its block file with a few fixed 4 MiB buffers: memory stays bounded
+ * whatever the file size. Every block read is checked (size and md5) before any byte is
+ * returned; a corrupted block is an error. Manifests are the normalized form Arvados writes,
+ * with one file per run of blocks (small files are not packed together).
+ *
+ * @since 0.1.0
+ */
+import * as Crypto from 'node:crypto'
+import * as FsP from 'node:fs/promises'
+import * as Path from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import * as Errors from '../errors.js'
+import * as Locator from '../keep/locator.js'
+import * as Collection from './collection.js'
+import * as Manifest from './manifest.js'
+import * as Materialize from './materialize.js'
+import * as PathSafety from './path-safety.js'
+import * as Pdh from './pdh.js'
+import * as Tree from './tree.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type StoreError = Errors.SdkError & { readonly _tag: 'StoreError'; readonly root: string }
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Store {
+  readonly root: string
+  /** verified block reads (what collections of this store carry) */
+  readonly source: Collection.BlockSource
+  readonly readBlock: (locator: Locator.Locator, signal?: AbortSignal) => Promise<E.Either<StoreError, Uint8Array>>
+  readonly putBlock: (bytes: Uint8Array) => Promise<E.Either<StoreError, Locator.Locator>>
+  /**
+   * Stores every file under `dir` (streamed) and the normalized manifest. With `adopt`, a
+   * directory holding only regular files and directories is moved to `trees/<pdh>` and becomes
+   * the collection's `mountPath` (no copy).
+   */
+  readonly ingestDirectory: (dir: string, options?: { readonly adopt?: boolean; readonly signal?: AbortSignal }) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+  /** Stores in-memory files (`relative/path` → contents). */
+  readonly ingestFiles: (files: Readonly<Record<string, string | Uint8Array>>) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+  /** Stores manifest text (normalized first) whose blocks are in this store. */
+  readonly saveManifest: (manifestText: string) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+  /** The collection stored under a portable data hash. */
+  readonly load: (pdh: string) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+  /** The collection with `mountPath` set to its files on disk (materialized once, then reused). */
+  readonly mount: (c: Collection.Collection, signal?: AbortSignal) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+  /** A fresh empty directory under `tmp/`. */
+  readonly tempDirectory: (label: string) => Promise<E.Either<StoreError, string>>
+}
+
+// -------------------------------------------------------------------------------------
+// constants
+// -------------------------------------------------------------------------------------
+
+const CHUNK = 4 << 20
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+const isCode = (cause: unknown, ...codes: ReadonlyArray<string>): boolean =>
+  typeof cause === 'object' && cause !== null && codes.includes(String((cause as { code?: unknown }).code))
+
+/**
+ * Opens (creating on first use) the store under `dir`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (dir: string): Store => {
+  const root = Path.resolve(dir)
+  const fail = (code: string, message: string, hint?: string, cause?: unknown): StoreError =>
+    Errors.make('StoreError', code, message, { root }, { ...(hint === undefined ? {} : { hint }), ...(cause === undefined ? {} : { cause }) })
+  const blockPath = (hash: string): string => Path.join(root, 'blocks', hash.slice(0, 3), hash)
+  const tmpName = (label: string): string => Path.join(root, 'tmp', `${label}-${process.pid}-${Crypto.randomBytes(8).toString('hex')}`)
+
+  const ensureDirs = async (): Promise<void> => {
+    await FsP.mkdir(Path.join(root, 'tmp'), { recursive: true })
+    await FsP.mkdir(Path.join(root, 'manifests'), { recursive: true })
+    await FsP.mkdir(Path.join(root, 'trees'), { recursive: true })
+  }
+
+  /** Moves a finished temporary file to its content name (identical bytes may already be there). */
+  const publish = async (tmp: string, final: string): Promise<void> => {
+    await FsP.mkdir(Path.dirname(final), { recursive: true })
+    await FsP.rename(tmp, final)
+  }
+
+  const readBlock = async (locator: Locator.Locator, signal?: AbortSignal): Promise<E.Either<StoreError, Uint8Array>> => {
+    if (Locator.isEmptyBlock(locator)) return E.right(new Uint8Array(0))
+    let bytes: Buffer
+    try {
+      bytes = await FsP.readFile(blockPath(locator.hash), signal === undefined ? {} : { signal })
+    } catch (cause) {
+      if (isCode(cause, 'ENOENT')) return E.left(fail('ARV_STORE_MISSING_BLOCK', `block ${Locator.key(locator)} is not in the local store ${root}`, 'the collection was made elsewhere; ingest its files into this store first', cause))
+      return E.left(fail('ARV_STORE_IO', `cannot read block ${Locator.key(locator)} from ${root}`, undefined, cause))
+    }
+    if (bytes.length !== locator.size || Pdh.md5(bytes) !== locator.hash) {
+      return E.left(
+        fail('ARV_STORE_CORRUPT_BLOCK', `block ${Locator.key(locator)} in ${root} is corrupted (${bytes.length} bytes with md5 ${Pdh.md5(bytes)})`, `delete ${blockPath(locator.hash)} and ingest the data again`),
+      )
+    }
+    return E.right(bytes)
+  }
+  const source: Collection.BlockSource = { readBlock }
+
+  const putBlock = async (bytes: Uint8Array): Promise<E.Either<StoreError, Locator.Locator>> => {
+    if (bytes.length > Locator.MAX_BLOCK_SIZE) return E.left(fail('ARV_STORE_BLOCK_TOO_LARGE', `a block of ${bytes.length} bytes is larger than ${Locator.MAX_BLOCK_SIZE}`))
+    const hash = Pdh.md5(bytes)
+    if (bytes.length === 0) return E.right(Locator.EMPTY_BLOCK)
+    try {
+      await ensureDirs()
+      const tmp = tmpName('block')
+      await FsP.writeFile(tmp, bytes)
+      await publish(tmp, blockPath(hash))
+    } catch (cause) {
+      return E.left(fail('ARV_STORE_IO', `cannot write block ${hash}+${bytes.length} to ${root}`, undefined, cause))
+    }
+    return E.right(Locator.of(hash, bytes.length))
+  }
+
+  /** Streams one file into blocks; returns their locators. Three rotating buffers overlap read, md5 and write. */
+  const ingestFile = async (file: string, signal?: AbortSignal): Promise<ReadonlyArray<Locator.Locator>> => {
+    const input = await FsP.open(file, 'r')
+    const locators: Array<Locator.Locator> = []
+    const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]
+    try {
+      let block: { handle: FsP.FileHandle; tmp: string; hash: Crypto.Hash; size: number } | undefined
+      let pendingWrite: Promise<unknown> = Promise.resolve()
+      const finish = async (): Promise<void> => {
+        if (block === undefined) return
+        await pendingWrite
+        await block.handle.close()
+        const hash = block.hash.digest('hex')
+        await publish(block.tmp, blockPath(hash))
+        locators.push(Locator.of(hash, block.size))
+        block = undefined
+      }
+      let k = 0
+      let current = await input.read(buffers[0] ?? Buffer.alloc(0), 0, CHUNK, null)
+      while (current.bytesRead > 0) {
+        if (signal?.aborted === true) throw new Error('aborted')
+        const buf = buffers[k % 3] ?? Buffer.alloc(0)
+        const next = input.read(buffers[(k + 1) % 3] ?? Buffer.alloc(0), 0, CHUNK, null)
+        let offset = 0
+        while (offset < current.bytesRead) {
+          if (block === undefined) {
+            const tmp = tmpName('block')
+            block = { handle: await FsP.open(tmp, 'w'), tmp, hash: Crypto.createHash('md5'), size: 0 }
+          }
+          const take = Math.min(current.bytesRead - offset, Locator.MAX_BLOCK_SIZE - block.size)
+          const piece = buf.subarray(offset, offset + take)
+          block.hash.update(piece)
+          const handle = block.handle
+          await pendingWrite
+          pendingWrite = handle.write(piece)
+          block.size += take
+          offset += take
+          if (block.size === Locator.MAX_BLOCK_SIZE) await finish()
+        }
+        current = await next
+        k++
+      }
+      await finish()
+    } catch (cause) {
+      await input.close().catch(() => undefined)
+      throw cause
+    }
+    await input.close()
+    return locators
+  }
+
+  const saveManifest = async (manifestText: string): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+    const m = Manifest.parse(manifestText)
+    if (E.isLeft(m)) return m
+    const tree = Tree.fromManifest(m.right)
+    if (E.isLeft(tree)) return tree
+    const normalized = Manifest.print(Tree.normalize(tree.right))
+    const pdh = Pdh.of(normalized)
+    try {
+      await ensureDirs()
+      const tmp = tmpName('manifest')
+      await FsP.writeFile(tmp, normalized)
+      await publish(tmp, Path.join(root, 'manifests', pdh))
+    } catch (cause) {
+      return E.left(fail('ARV_STORE_IO', `cannot write manifest ${pdh} to ${root}`, undefined, cause))
+    }
+    const mounted = await exists(Path.join(root, 'trees', pdh))
+    return E.right(Collection.fromTree(normalized, tree.right, { source, ...(mounted ? { mountPath: Path.join(root, 'trees', pdh) } : {}) }))
+  }
+
+  const exists = async (p: string): Promise<boolean> => {
+    try {
+      await FsP.access(p)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  const ingestDirectory = async (dir: string, options: { readonly adopt?: boolean; readonly signal?: AbortSignal } = {}): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+    const base = Path.resolve(dir)
+    const streams: Array<Manifest.Stream> = []
+    let plain = true
+    const walk = async (abs: string, rel: string): Promise<E.Either<Errors.SdkError, void>> => {
+      const entries = await FsP.readdir(abs, { withFileTypes: true })
+      const name = rel === '' ? '.' : `./${rel}`
+      const locators: Array<Locator.Locator> = []
+      const segments: Array<Manifest.Segment> = []
+      const subdirs: Array<[string, string]> = []
+      let size = 0
+      for (const entry of entries) {
+        const childAbs = Path.join(abs, entry.name)
+        const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`
+        let kind: { readonly isFile: () => boolean; readonly isDirectory: () => boolean } = entry
+        if (entry.isSymbolicLink()) {
+          plain = false
+          const st = await FsP.stat(childAbs).catch(() => undefined)
+          if (st === undefined) return E.left(fail('ARV_STORE_INGEST', `cannot ingest ${PathSafety.show(childRel)} from ${base}: it is a dangling symbolic link`, 'remove the link or point it at a file'))
+          if (st.isDirectory()) return E.left(fail('ARV_STORE_INGEST', `cannot ingest ${PathSafety.show(childRel)} from ${base}: symbolic links to directories are not followed`, 'copy the directory instead of linking it'))
+          kind = { isFile: () => st.isFile(), isDirectory: () => false }
+        }
+        if (kind.isDirectory()) subdirs.push([childAbs, childRel])
+        else if (kind.isFile()) {
+          const ls = await ingestFile(childAbs, options.signal)
+          const length = ls.reduce((n, l) => n + l.size, 0)
+          locators.push(...ls)
+          segments.push({ position: length === 0 ? 0 : size, length, name: entry.name })
+          size += length
+        } else return E.left(fail('ARV_STORE_INGEST', `cannot ingest ${PathSafety.show(childRel)} from ${base}: it is not a regular file or directory`, 'collections hold regular files only'))
+      }
+      if (segments.length > 0) streams.push({ name, locators: locators.length === 0 ? [Locator.EMPTY_BLOCK] : locators, segments })
+      else if (subdirs.length === 0 && rel !== '') streams.push({ name, locators: [Locator.EMPTY_BLOCK], segments: [{ position: 0, length: 0, name: Manifest.DIRECTORY_MARKER }] })
+      for (const [a, r] of subdirs) {
+        const done = await walk(a, r)
+        if (E.isLeft(done)) return done
+      }
+      return E.right(undefined)
+    }
+    try {
+      await ensureDirs()
+      const walked = await walk(base, '')
+      if (E.isLeft(walked)) return walked
+    } catch (cause) {
+      return E.left(fail('ARV_STORE_INGEST', `cannot ingest ${base} into ${root}`, isCode(cause, 'ENOENT', 'ENOTDIR') ? 'check that the path exists and is a directory' : undefined, cause))
+    }
+    const saved = await saveManifest(Manifest.print({ streams }))
+    if (E.isLeft(saved) || options.adopt !== true || !plain || saved.right.mountPath !== undefined) return saved
+    const tree = Path.join(root, 'trees', saved.right.pdh)
+    try {
+      await FsP.rename(base, tree)
+      return E.right(Collection.withAccess(saved.right, { mountPath: tree }))
+    } catch {
+      return saved // another process adopted the same content first, or dir is on another device
+    }
+  }
+
+  const tempDirectory = async (label: string): Promise<E.Either<StoreError, string>> => {
+    const safe = label.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60)
+    try {
+      await ensureDirs()
+      const d = tmpName(safe === '' ? 'dir' : safe)
+      await FsP.mkdir(d)
+      return E.right(d)
+    } catch (cause) {
+      return E.left(fail('ARV_STORE_IO', `cannot create a temporary directory in ${root}`, undefined, cause))
+    }
+  }
+
+  const ingestFiles = async (files: Readonly<Record<string, string | Uint8Array>>): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+    for (const p of Object.keys(files)) {
+      const problem = PathSafety.diskProblem(p)
+      if (problem !== undefined) return E.left(fail('ARV_UNSAFE_PATH', `cannot store file ${PathSafety.show(p)}: ${problem}`, 'use relative paths such as "dir/name.txt"'))
+    }
+    const dir = await tempDirectory('files')
+    if (E.isLeft(dir)) return dir
+    try {
+      for (const [p, contents] of Object.entries(files)) {
+        const target = Path.join(dir.right, p)
+        await FsP.mkdir(Path.dirname(target), { recursive: true })
+        await FsP.writeFile(target, contents, { flag: 'wx' })
+      }
+    } catch (cause) {
+      return E.left(fail('ARV_STORE_IO', `cannot write in-memory files to ${dir.right}`, 'a path may be used both as a file and as a directory', cause))
+    }
+    return ingestDirectory(dir.right, { adopt: true })
+  }
+
+  const load = async (pdh: string): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+    const checked = Pdh.parse(pdh)
+    if (E.isLeft(checked)) return checked
+    if (pdh === Pdh.EMPTY) return E.right(Collection.withAccess(Collection.empty, { source }))
+    let text: string
+    try {
+      text = await FsP.readFile(Path.join(root, 'manifests', pdh), 'utf8')
+    } catch (cause) {
+      if (isCode(cause, 'ENOENT')) return E.left(fail('ARV_STORE_MISSING_COLLECTION', `collection ${pdh} is not in the local store ${root}`, 'pass a local directory path to ingest it, or produce it with a work in this store', cause))
+      return E.left(fail('ARV_STORE_IO', `cannot read manifest ${pdh} from ${root}`, undefined, cause))
+    }
+    if (Pdh.of(text) !== pdh) return E.left(fail('ARV_STORE_CORRUPT_MANIFEST', `manifest ${pdh} in ${root} does not match its hash`, `delete ${Path.join(root, 'manifests', pdh)}`))
+    const mountPath = Path.join(root, 'trees', pdh)
+    const c = Collection.fromManifestText(text, { source, ...((await exists(mountPath)) ? { mountPath } : {}) })
+    return c
+  }
+
+  const mount = async (c: Collection.Collection, signal?: AbortSignal): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+    const final = Path.join(root, 'trees', c.pdh)
+    if (await exists(final)) return E.right(Collection.withAccess(c, { mountPath: final }))
+    const tmp = await tempDirectory('tree')
+    if (E.isLeft(tmp)) return tmp
+    const written = await Materialize.materialize(Collection.withAccess(c, { source }), tmp.right, signal)
+    if (E.isLeft(written)) return written
+    try {
+      await FsP.rename(tmp.right, final)
+    } catch {
+      await FsP.rm(tmp.right, { recursive: true, force: true })
+    }
+    return E.right(Collection.withAccess(c, { mountPath: final }))
+  }
+
+  return { root, source, readBlock, putBlock, ingestDirectory, ingestFiles, saveManifest, load, mount, tempDirectory }
+}
