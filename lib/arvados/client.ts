@@ -18,7 +18,7 @@
 import * as Crypto from 'node:crypto'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
-import type * as t from 'io-ts'
+import * as t from 'io-ts'
 import { Agent } from 'undici'
 import * as ApiError from './api-error.js'
 import * as Config from './config.js'
@@ -179,6 +179,9 @@ export interface Options {
  */
 export const CREATE_ID_PROPERTY = 'arvados_crunch_create_id'
 
+const PDH = /^[0-9a-f]{32}\+\d+$/
+const TypeCtor = t.Type
+
 // -------------------------------------------------------------------------------------
 // transport
 // -------------------------------------------------------------------------------------
@@ -324,6 +327,20 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
     distinct: params.distinct,
   })
 
+  /**
+   * A collection read by portable data hash has no uuid of its own: the controller answers
+   * with the hash as `uuid` (facts §17), older servers leave it out. Both decode the same.
+   */
+  const byId = <A>(codec: t.Type<A, unknown, unknown>, id: string): t.Type<A, unknown, unknown> =>
+    !PDH.test(id)
+      ? codec
+      : (new TypeCtor<A, unknown, unknown>(
+          codec.name,
+          codec.is,
+          (u, c) => codec.validate(typeof u === 'object' && u !== null && !('uuid' in u) ? { ...u, uuid: id } : u, c),
+          codec.encode,
+        ) as t.Type<A, unknown, unknown>)
+
   const readable = <C extends t.Props, R extends t.Props>(res: Resources.Resource<C, R>, exact = false): Readable<Resources.Resource<C, R>> => {
     type Res = Resources.Resource<C, R>
     const full = Resources.codec(res, exact)
@@ -372,7 +389,7 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
         }
       }
     return {
-      get: (uuid) => call({ method: 'GET', path: `${res.path}/${Request.segment(uuid)}`, codec: full, what: res.name }),
+      get: (uuid) => call({ method: 'GET', path: `${res.path}/${Request.segment(uuid)}`, codec: byId(full, uuid), what: res.name }),
       list,
       listAll,
     }
