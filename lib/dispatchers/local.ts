@@ -115,7 +115,10 @@ const interpret = async <M extends Module.AnyModule>(
   // 3. interpret
   const states = new Map<string, State>()
   const nodes: Array<Graph.Node> = []
-  const queue: Array<State> = []
+  // FIFO of ready calls: `queue[head]` is next. Array.shift is O(length) once the array is
+  // large (100,000 ready calls), so the consumed prefix is dropped in batches instead.
+  const queue: Array<State | undefined> = []
+  let head = 0
   const failures: Array<Errors.SdkError> = []
   let skipped = 0
   let running = 0
@@ -130,7 +133,7 @@ const interpret = async <M extends Module.AnyModule>(
   const declaredOf = (owner: string): t.Mixed | undefined => (owner === 'run' ? module.returns : workOf((states.get(owner)!.node as Graph.CallNode).work).spec.returns)
 
   const checkDone = (): void => {
-    if (inFlight === 0 && running === 0 && queue.length === 0) settle()
+    if (inFlight === 0 && running === 0 && head === queue.length) settle()
   }
 
   const block = (st: State): void => {
@@ -211,8 +214,9 @@ const interpret = async <M extends Module.AnyModule>(
   }
 
   const pump = (): void => {
-    while (running < concurrency && queue.length > 0 && !signal.aborted) {
-      const st = queue.shift()!
+    while (running < concurrency && head < queue.length && !signal.aborted) {
+      const st = queue[head]!
+      queue[head++] = undefined
       running++
       st.status = 'running'
       void execute(st, st.node as Graph.CallNode).finally(() => {
@@ -221,7 +225,13 @@ const interpret = async <M extends Module.AnyModule>(
         checkDone()
       })
     }
-    if (signal.aborted) queue.length = 0
+    if (signal.aborted || head === queue.length) {
+      queue.length = 0
+      head = 0
+    } else if (head >= 4096 && head * 2 >= queue.length) {
+      queue.splice(0, head)
+      head = 0
+    }
   }
 
   /** crosses `value` through `codec`, hydrates, and completes `st` (caching when asked) */
