@@ -10,10 +10,12 @@ import type * as Net from 'node:net'
 import * as E from 'fp-ts/lib/Either.js'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import * as Client from '../../lib/arvados/client.js'
 import * as Config from '../../lib/arvados/config.js'
 import * as Errors from '../../lib/errors.js'
 import * as Keep from '../../lib/keep/client.js'
 import * as Locator from '../../lib/keep/locator.js'
+import { startDouble, type Double } from '../support/double/index.js'
 
 const TOKEN = 'v2/zzzzz-gj3su-000000000000001/keeptokensecret0123456789abcdefghijklmnopqrstuvwxyz'
 const md5 = (b: Uint8Array | string): string => Crypto.createHash('md5').update(b).digest('hex')
@@ -265,6 +267,83 @@ blocks('should cut a stream into blocks in order with bounded blocks in flight',
   })
 })
 
+// ---
+const withDouble = suite('against the Keep server of the Arvados double')
+let double: Double
+let api: Client.ArvadosClient
+let keep: Keep.KeepClient
+withDouble.before(async () => {
+  double = await startDouble({ runContainers: false })
+  const cfg = Config.make({ apiHost: double.apiHost, apiToken: double.token, ca: double.ca })
+  api = Client.make(cfg, { retry: fast })
+  keep = Keep.make(cfg, { api, retry: fast, replicas: 1 })
+})
+withDouble.after(async () => {
+  await keep.close()
+  await api.close()
+  await double.stop()
+})
+withDouble('should find the service through keep_services/accessible', async () => {
+  const s = right(await keep.services()())
+  assert.equal(s.map((x) => x.root), [double.keepUrl])
+})
+withDouble('should write a block, get a signature the double accepts, and read it back verified', async () => {
+  const data = Crypto.randomBytes(300_000)
+  const n = double.keepRequests.length
+  const stored = right(await keep.put(data)())
+  assert.is(stored.replicas, 1)
+  assert.ok(Locator.signature(stored.locator) !== undefined)
+  const put = double.keepRequests[n]
+  assert.is(put?.method, 'PUT')
+  assert.is(put?.path, `/${md5(data)}`)
+  assert.is(put?.headers['x-keep-desired-replicas'], '1')
+  assert.match(put?.headers['x-request-id'] ?? '', /^req-/)
+  const back = right(await keep.get(stored.locator)())
+  assert.ok(Buffer.from(back).equals(data))
+  // the signed locator is good for a collection too
+  const manifest = `. ${Locator.format(stored.locator)} 0:${data.length}:blob.bin\n`
+  const c = right(await api.collections.create({ name: 'with-block', manifest_text: manifest })())
+  const portable = `. ${Locator.key(stored.locator)} 0:${data.length}:blob.bin\n`
+  assert.is(c.portable_data_hash, `${md5(portable)}+${portable.length}`)
+})
+withDouble('should refuse to read without a valid signature (ARV_KEEP_PERMISSION), never printing the token', async () => {
+  const data = new TextEncoder().encode('signed only')
+  right(await keep.put(data)())
+  const e = leftOf(await keep.get(`${md5(data)}+${data.length}`)())
+  assert.is(e.code, 'ARV_KEEP_PERMISSION')
+  assert.ok((e.details ?? []).some((d) => d.includes('HTTP 401')), (e.details ?? []).join('|'))
+  noTokenOf(e, double.token)
+})
+withDouble('should retry injected Keep 5xx and resets', async () => {
+  double.setFaults({ keepErrorRate: 0.5, keepResetRate: 0.2, errorStatuses: [500, 502, 503] })
+  const c = Keep.make(Config.make({ apiHost: double.apiHost, apiToken: double.token, ca: double.ca }), { api, retry: { attempts: 12, baseMs: 1, maxMs: 5 }, replicas: 1 })
+  for (let i = 0; i < 6; i++) {
+    const data = Crypto.randomBytes(1000 + i)
+    const stored = right(await c.put(data)())
+    assert.ok(Buffer.from(right(await c.get(stored.locator)())).equals(data))
+  }
+  await c.close()
+  double.setFaults({ keepErrorRate: 0, keepResetRate: 0 })
+  assert.ok(double.keepRequests.some((r) => r.outcome === 'reset') && double.keepRequests.some((r) => r.outcome === 500 || r.outcome === 502 || r.outcome === 503))
+})
+withDouble('should upload a stream of several blocks that the double can serve', async () => {
+  const parts = Array.from({ length: 5 }, () => Crypto.randomBytes(40_000))
+  async function* source(): AsyncGenerator<Uint8Array> {
+    yield* parts
+  }
+  const r = right(await keep.putStream(source(), { blockSize: 65_536 })())
+  assert.is(r.size, 200_000)
+  assert.is(r.locators.length, 4)
+  const joined = Buffer.concat(await Promise.all(r.locators.map(async (l) => Buffer.from(right(await keep.get(l)())))))
+  assert.ok(joined.equals(Buffer.concat(parts)))
+})
+
+const noTokenOf = (e: Errors.SdkError, token: string): void => {
+  const text = Errors.format(e) + JSON.stringify(e)
+  assert.not.ok(text.includes(token.split('/')[2] ?? token), 'the token leaked into an error')
+}
+
 rendezvous.run()
 lists.run()
 blocks.run()
+withDouble.run()
