@@ -34,7 +34,7 @@ export const validate = (text: string): string | undefined => {
     const tokens = line.split(' ')
     if (tokens.some((t) => t === '')) return `Invalid manifest: empty token (double space) on ${where}`
     const [name, ...rest] = tokens
-    if (name === undefined || !STREAM_NAME.test(unescape(name)) || /\/\.{1,2}(\/|$)/.test(unescape(name)))
+    if (name === undefined || !STREAM_NAME.test(name) || /\/\.{1,2}(\/|$)/.test(name))
       return `Invalid manifest: invalid stream name ${JSON.stringify(name)} on ${where}`
     let j = 0
     while (j < rest.length && LOCATOR.test(rest[j] ?? '')) j++
