@@ -1,0 +1,176 @@
+/**
+ * Specs for lib/collections/store.ts: streaming ingest, manifests Arvados would write, verified
+ * reads, atomic writes, and two real processes ingesting the same data at once.
+ */
+import * as ChildProcess from 'node:child_process'
+import * as Crypto from 'node:crypto'
+import * as Fs from 'node:fs'
+import * as Os from 'node:os'
+import * as Path from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import * as Collection from '../../lib/collections/collection.js'
+import * as Store from '../../lib/collections/store.js'
+
+const right = <A>(e: E.Either<{ readonly message: string }, A>): A => {
+  if (E.isLeft(e)) throw new Error(e.left.message)
+  return e.right
+}
+const made: Array<string> = []
+const tmp = (): string => {
+  const d = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'arv-store-'))
+  made.push(d)
+  return d
+}
+process.on('exit', () => {
+  for (const d of made) Fs.rmSync(d, { recursive: true, force: true })
+})
+const writeTree = (root: string, files: Record<string, string | Buffer>): string => {
+  for (const [p, c] of Object.entries(files)) {
+    Fs.mkdirSync(Path.dirname(Path.join(root, p)), { recursive: true })
+    Fs.writeFileSync(Path.join(root, p), c)
+  }
+  return root
+}
+const md5 = (b: string | Buffer): string => Crypto.createHash('md5').update(b).digest('hex')
+
+const ingest = suite('ingestDirectory')
+ingest('should write the manifest and PDH Arvados gives the same files (one block per file)', async () => {
+  const store = Store.make(tmp())
+  const src = writeTree(tmp(), { foo: 'foo', 'sub dir/bar': 'bar', 'sub dir/empty': '' })
+  Fs.mkdirSync(Path.join(src, 'nothing'))
+  const c = right(await store.ingestDirectory(src))
+  assert.is(
+    c.manifestText,
+    '. acbd18db4cc2f85cedef654fccc4a4d8+3 0:3:foo\n./nothing d41d8cd98f00b204e9800998ecf8427e+0 0:0:\\056\n./sub\\040dir 37b51d194a7513e45b56f6524f2d51f2+3 0:3:bar 0:0:empty\n',
+  )
+  assert.equal(c.files, [{ path: 'foo', size: 3 }, { path: 'sub dir/bar', size: 3 }, { path: 'sub dir/empty', size: 0 }])
+  assert.is(Fs.existsSync(src), true, 'a directory that is not adopted stays where it was')
+})
+ingest('should give the fixture PDH for a single file foo (Arvados foo_file)', async () => {
+  const store = Store.make(tmp())
+  const c = right(await store.ingestDirectory(writeTree(tmp(), { foo: 'foo' })))
+  assert.is(c.pdh, '1f4b0bc7583c2a7f9102c395f4ffc5e3+45')
+})
+ingest('should split a file into 64 MiB blocks and read it back identical', async () => {
+  const store = Store.make(tmp())
+  const size = 64 * 1024 * 1024 + 1000
+  const data = Buffer.alloc(size)
+  for (let i = 0; i < size; i += 4096) data.writeUInt32LE(i, i)
+  const src = writeTree(tmp(), { 'big.bin': data })
+  const c = right(await store.ingestDirectory(src))
+  const first = md5(data.subarray(0, 67108864))
+  const second = md5(data.subarray(67108864))
+  assert.is(c.manifestText, `. ${first}+67108864 ${second}+1000 0:${size}:big.bin\n`)
+  let total = 0
+  const h = Crypto.createHash('md5')
+  for await (const chunk of Collection.stream(c, 'big.bin')) {
+    total += chunk.length
+    h.update(chunk)
+  }
+  assert.is(total, size)
+  assert.is(h.digest('hex'), md5(data))
+})
+ingest('should fail clearly for a missing directory', async () => {
+  const r = await Store.make(tmp()).ingestDirectory('/nonexistent/arv-test')
+  assert.ok(E.isLeft(r))
+  if (E.isLeft(r)) {
+    assert.is(r.left.code, 'ARV_STORE_INGEST')
+    assert.ok(r.left.message.includes('/nonexistent/arv-test'))
+  }
+})
+ingest('should adopt a directory as the tree of its collection when asked', async () => {
+  const store = Store.make(tmp())
+  const src = right(await store.tempDirectory('out'))
+  writeTree(src, { 'a/b.txt': 'hello' })
+  const c = right(await store.ingestDirectory(src, { adopt: true }))
+  assert.is(c.mountPath, Path.join(store.root, 'trees', c.pdh))
+  assert.is(Fs.readFileSync(Path.join(c.mountPath ?? '', 'a/b.txt'), 'utf8'), 'hello')
+  assert.is(Fs.existsSync(src), false)
+})
+ingest.run()
+
+const reads = suite('readBlock')
+reads('should return an error, never data, for a corrupted block', async () => {
+  const store = Store.make(tmp())
+  const c = right(await store.ingestFiles({ 'x.txt': 'precious' }))
+  const blockFile = Path.join(store.root, 'blocks', md5('precious').slice(0, 3), md5('precious'))
+  Fs.writeFileSync(blockFile, 'precioux')
+  const loaded = right(await store.load(c.pdh))
+  const r = await Collection.readEither(loaded, 'x.txt')
+  assert.ok(E.isLeft(r))
+  if (E.isLeft(r)) {
+    assert.is(r.left.code, 'ARV_COLLECTION_READ')
+    assert.ok(r.left.message.includes('corrupted'), r.left.message)
+    assert.is((r.left.cause as { code?: string }).code, 'ARV_STORE_CORRUPT_BLOCK')
+  }
+  try {
+    await Collection.readText(loaded, 'x.txt')
+    assert.unreachable('should reject')
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'ARV_COLLECTION_READ')
+  }
+})
+reads('should report a truncated block as corrupted and a missing one as missing', async () => {
+  const store = Store.make(tmp())
+  const l = right(await store.putBlock(Buffer.from('abcdef')))
+  const file = Path.join(store.root, 'blocks', l.hash.slice(0, 3), l.hash)
+  Fs.truncateSync(file, 3)
+  const r = await store.readBlock(l)
+  assert.ok(E.isLeft(r) && r.left.code === 'ARV_STORE_CORRUPT_BLOCK')
+  Fs.unlinkSync(file)
+  const m = await store.readBlock(l)
+  assert.ok(E.isLeft(m) && m.left.code === 'ARV_STORE_MISSING_BLOCK')
+})
+reads('should leave no temporary file behind after writes', async () => {
+  const store = Store.make(tmp())
+  right(await store.ingestFiles({ a: 'a', 'd/b': 'bbb' }))
+  right(await store.putBlock(Buffer.from('zzz')))
+  assert.equal(Fs.readdirSync(Path.join(store.root, 'tmp')), [])
+})
+reads.run()
+
+const load = suite('load')
+load('should find a stored collection by PDH and fail clearly for an unknown one', async () => {
+  const store = Store.make(tmp())
+  const c = right(await store.ingestFiles({ 'dir/f.txt': 'text' }))
+  const again = right(await store.load(c.pdh))
+  assert.is(again.manifestText, c.manifestText)
+  assert.is(await Collection.readText(again, 'dir/f.txt'), 'text')
+  const r = await store.load('0123456789abcdef0123456789abcdef+10')
+  assert.ok(E.isLeft(r))
+  if (E.isLeft(r)) {
+    assert.is(r.left.code, 'ARV_STORE_MISSING_COLLECTION')
+    assert.ok(r.left.message.includes('0123456789abcdef0123456789abcdef+10'))
+  }
+})
+load('mount should materialize a collection once and reuse it', async () => {
+  const store = Store.make(tmp())
+  const c = right(await store.ingestDirectory(writeTree(tmp(), { 'a/b': 'bee' })))
+  const m = right(await store.mount(c))
+  assert.is(Fs.readFileSync(Path.join(m.mountPath ?? '', 'a/b'), 'utf8'), 'bee')
+  assert.is(right(await store.mount(c)).mountPath, m.mountPath)
+})
+load.run()
+
+const concurrent = suite('two processes')
+concurrent('should both succeed ingesting the same data at once, with one valid copy of each block', async () => {
+  const root = tmp()
+  const src = writeTree(tmp(), Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}.bin`, Crypto.randomBytes(200_000 + i)])))
+  const script = Path.join(Path.dirname(new URL(import.meta.url).pathname), 'ingest-child.ts')
+  const run = () =>
+    new Promise<string>((resolve, reject) => {
+      const child = ChildProcess.spawn(process.execPath, ['--import', 'tsx', script, root, src], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+      child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`child exited ${code}`))))
+    })
+  const [a, b] = await Promise.all([run(), run()])
+  assert.is(a, b)
+  const store = Store.make(root)
+  const c = right(await store.load(a))
+  for (const f of c.files) assert.is(md5(Buffer.from(await Collection.readFile(c, f.path))), md5(Fs.readFileSync(Path.join(src, f.path))))
+  assert.equal(Fs.readdirSync(Path.join(root, 'tmp')), [])
+})
+concurrent.run()
