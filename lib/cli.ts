@@ -160,6 +160,18 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
     } else process.exit(130)
   }
   process.on('SIGINT', onSigint)
+  // node exits when nothing is left to wait for; with the run unfinished that means some
+  // implementation returned a promise that can never settle
+  const onBeforeExit = (): void => {
+    process.off('beforeExit', onBeforeExit)
+    exitWith(
+      Errors.make('StalledRunError', 'ARV_STALLED', `the run of module "${module.name}" stalled: a work implementation returned a promise that never settles`, { module: module.name }, {
+        hint: 'check that every promise your implementations return resolves or rejects (for example on a child process "close" or "error" event)',
+      }),
+      false,
+    )
+  }
+  process.on('beforeExit', onBeforeExit)
   const progress = progressReporter(flags.progress)
   try {
     const result = await chosen.right.run(module, params, { signal: controller.signal, reuse: flags.reuse, keepGoing: flags.keepGoing, onEvent: progress.onEvent })()
@@ -168,6 +180,7 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
     process.stdout.write(JSON.stringify(JSON.parse(result.right.json), null, 2) + '\n')
   } finally {
     process.off('SIGINT', onSigint)
+    process.off('beforeExit', onBeforeExit)
   }
 }
 
@@ -211,5 +224,15 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
   if (!Fs.existsSync(file)) return exitWith(Flags.usageError(`no such script: ${script}`, 'give the path of a .ts or .js file that calls runMain(module, import.meta.url)'), false)
   // the script's runMain sees itself as the program
   process.argv = [process.argv[0]!, file, ...rest]
-  await import(Url.pathToFileURL(file).href)
+  try {
+    await import(Url.pathToFileURL(file).href)
+  } catch (cause) {
+    exitWith(
+      Errors.make('ScriptLoadError', 'ARV_SCRIPT_LOAD', `cannot load ${script}: ${cause instanceof Error ? cause.message.split('\n')[0] : Errors.kindOf(cause)}`, { script }, {
+        cause,
+        hint: 'check the imports of the script (run it with --verbose for the stack); packages it imports must be installed where it lives',
+      }),
+      rest.includes('--verbose'),
+    )
+  }
 }

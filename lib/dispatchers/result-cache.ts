@@ -3,7 +3,7 @@
  * re-run after a crash or a failure re-executes only what had not finished.
  *
  * Storage is a directory of append-only journals, one per run (`<random>.journal`), each line
- * `<call id>\t<result JSON>`. Appends are buffered (cheap at 100,000 calls), a torn last line
+ * `<call id>\t<result JSON>`. Appends are batched per microtask (cheap at 100,000 calls), a torn last line
  * after a crash is simply a result that does not decode — and a result that does not decode
  * is recomputed, never trusted. Opening merges journals into one when there are many (written
  * to a temp file and renamed, so a reader never sees half of it). Two processes may use one
@@ -87,22 +87,33 @@ export const open = (dir: string): E.Either<Errors.SdkError, ResultCache> => {
       Fs.renameSync(tmp, merged)
       for (const j of journals) Fs.rmSync(Path.join(dir, j), { force: true })
     }
-    let stream: Fs.WriteStream | undefined
-    const journal = (): Fs.WriteStream => (stream ??= Fs.createWriteStream(Path.join(dir, `${Crypto.randomUUID()}.journal`), { flags: 'a' }))
+    // lines are written with one write(2) per microtask batch: a crash loses at most the
+    // results that finished in the same tick as it, never a result from an earlier tick
+    let fd: number | undefined
+    let pending: Array<string> = []
+    const flush = (): void => {
+      if (pending.length === 0) return
+      fd ??= Fs.openSync(Path.join(dir, `${Crypto.randomUUID()}.journal`), 'a')
+      const text = pending.join('')
+      pending = []
+      Fs.writeSync(fd, text)
+    }
     return E.right({
       get: (id) => entries.get(id),
       put: (id, json) => {
         entries.set(id, json)
-        journal().write(`${id}\t${json}\n`)
+        if (pending.length === 0) queueMicrotask(flush)
+        pending.push(`${id}\t${json}\n`)
       },
       forget: (id) => {
         entries.delete(id)
       },
-      close: () =>
-        new Promise<void>((resolve) => {
-          if (stream === undefined) return resolve()
-          stream.end(() => resolve())
-        }),
+      close: () => {
+        flush()
+        if (fd !== undefined) Fs.closeSync(fd)
+        fd = undefined
+        return Promise.resolve()
+      },
       size: () => entries.size,
     })
   } catch (cause) {
