@@ -201,7 +201,8 @@ export type AnyModule = Module<any, any, any, any>
  * @since 0.1.0
  */
 export type OutputOf<M> =
-  M extends Module<t.Mixed, Readonly<Record<string, AnyWork>>, infer R, infer Ret> ? (Ret extends t.Mixed ? t.TypeOf<Ret> : Future.Resolved<Awaited<R>>) : never
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  M extends Module<any, any, infer R, infer Ret> ? (Ret extends t.Mixed ? t.TypeOf<Ret> : Future.Resolved<Awaited<R>>) : never
 
 /**
  * The type of a module's parameters.
@@ -209,7 +210,8 @@ export type OutputOf<M> =
  * @category models
  * @since 0.1.0
  */
-export type ParamsOf<M> = M extends Module<infer P, Readonly<Record<string, AnyWork>>, unknown, t.Mixed | undefined> ? t.TypeOf<P> : never
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ParamsOf<M> = M extends Module<infer P, any, any, any> ? t.TypeOf<P> : never
 
 /**
  * What `run` may return: anything when no result codec is declared, else `Returned<A>`.
