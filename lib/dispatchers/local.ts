@@ -20,7 +20,9 @@ import * as Dispatcher from '../dispatcher.js'
 import * as Errors from '../errors.js'
 import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
-import * as ValueStore from '../value-store.js'
+import * as LocalStore from '../collections/local-store.js'
+import * as Store from '../collections/store.js'
+import type * as ValueStore from '../value-store.js'
 import * as ResultCache from './result-cache.js'
 
 // -------------------------------------------------------------------------------------
@@ -34,9 +36,12 @@ import * as ResultCache from './result-cache.js'
 export interface LocalOptions {
   /** how many implementations run at once (default: CPU count) */
   readonly concurrency?: number
-  /** where results (`results/`) are cached; without it nothing is reused across runs */
+  /**
+   * where results (`results/`) and collections (`store/`) are kept; without it nothing is
+   * reused across runs and collections go to a shared store under the system temp directory
+   */
   readonly cacheDir?: string
-  /** how collections are stored and resolved (default: none; see `makeWithStore`) */
+  /** how collections are stored and resolved (default: the local content-addressed store) */
   readonly store?: ValueStore.ValueStore
 }
 
@@ -73,7 +78,7 @@ const interpret = async <M extends Module.AnyModule>(
   rawParams: unknown,
   runOptions: Dispatcher.RunOptions,
 ): Promise<E.Either<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>>>> => {
-  const store = options.store ?? ValueStore.noCollections
+  const store = options.store ?? LocalStore.valueStore(Store.make(options.cacheDir === undefined ? Path.join(Os.tmpdir(), 'arvados-crunch', 'store') : Path.join(options.cacheDir, 'store')))
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? Os.availableParallelism()))
   const keepGoing = runOptions.keepGoing === true
   const emit = runOptions.onEvent ?? (() => undefined)
