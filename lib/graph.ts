@@ -196,10 +196,11 @@ export const canonicalShape = (shape: unknown, deps: Set<string>): E.Either<Json
  * @since 0.1.0
  */
 export const callId = (module: string, work: string, codeHash: string, args: ReadonlyArray<Arg>): string => {
-  const h = Crypto.createHash('sha256')
-  h.update(`crunch-call/1\0${module}\0${work}\0${codeHash}`)
-  for (const a of args) h.update(a._tag === 'Json' ? `\0j${a.json}` : `\0s${a.canonical}`)
-  return h.digest('hex').slice(0, 40)
+  // one-shot digest of the concatenated text: the same bytes as one update per part, without
+  // a Hash object per call (about 1 µs saved per call)
+  let text = `crunch-call/1\0${module}\0${work}\0${codeHash}`
+  for (const a of args) text += a._tag === 'Json' ? `\0j${a.json}` : `\0s${a.canonical}`
+  return Crypto.hash('sha256', text, 'hex').slice(0, 40)
 }
 
 /**
@@ -217,6 +218,8 @@ export interface Recorder<W extends Readonly<Record<string, Module.AnyWork>>> {
   readonly calls: () => ReadonlyArray<CallNode>
 }
 
+const noDeps: ReadonlyArray<string> = Object.freeze([])
+
 /**
  * Makes a recorder for `module`; `parent` is the call whose implementation is running, if any.
  *
@@ -231,12 +234,12 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     const codecs: ReadonlyArray<t.Mixed> = def.spec.args
     if (args.length !== codecs.length) throw Errors.toError(arityError(module, name, codecs.length, args.length))
     const encoded: Array<Arg> = []
-    const deps = new Set<string>()
+    let deps: Set<string> | undefined
     for (let i = 0; i < args.length; i++) {
       const value = args[i]
       const where: Codec.Where = { module: module.name, work: name, position: `argument ${i + 1}` }
       if (hasFutures(value)) {
-        const c = canonicalShape(value, deps)
+        const c = canonicalShape(value, (deps ??= new Set()))
         if (E.isLeft(c)) throw Errors.toError(Codec.codecError('encode', where, [{ path: Json.dotPath(c.left.path), expected: codecs[i]!.name, received: c.left.found }]))
         encoded.push({ _tag: 'Shape', shape: value, canonical: c.right })
       } else {
@@ -248,7 +251,7 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     const id = callId(module.name, name, def.codeHash, encoded)
     if (!seen.has(id)) {
       seen.add(id)
-      recorded.push(Object.freeze({ _tag: 'Call', id, work: name, args: Object.freeze(encoded), deps: Object.freeze([...deps]), parent }))
+      recorded.push(Object.freeze({ _tag: 'Call', id, work: name, args: Object.freeze(encoded), deps: deps === undefined ? noDeps : Object.freeze([...deps]), parent }))
     }
     return Future.make({ nodeId: id, work: name })
   }
@@ -257,13 +260,23 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     if (name === undefined) throw Errors.toError(unknownWork(module, caller))
     return record(name, def, args)
   }
-  const table: Record<string, (...args: ReadonlyArray<unknown>) => Future.Future<unknown>> = {}
-  for (const name of Object.keys(module.work)) {
-    const def = module.work[name]!
-    table[name] = (...args) => record(name, def, args)
+  // the call table is built on first use: an implementation's recorder usually only needs `call`
+  let table: Record<string, (...args: ReadonlyArray<unknown>) => Future.Future<unknown>> | undefined
+  const buildTable = (): Record<string, (...args: ReadonlyArray<unknown>) => Future.Future<unknown>> => {
+    const built: Record<string, (...args: ReadonlyArray<unknown>) => Future.Future<unknown>> = {}
+    for (const name of Object.keys(module.work)) {
+      const def = module.work[name]!
+      built[name] = (...args) => record(name, def, args)
+    }
+    return built
   }
   return {
-    context: { work: table as Module.Calls<W>, call },
+    context: {
+      get work() {
+        return (table ??= buildTable()) as Module.Calls<W>
+      },
+      call,
+    },
     calls: () => recorded.slice(),
   }
 }
