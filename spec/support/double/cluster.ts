@@ -187,11 +187,18 @@ export const makeCluster = (opts: ClusterOptions) => {
   const signLocator = (loc: string, presented: string, expiry?: number): string =>
     Signing.sign(loc, opts.blobSigningKey, presented, expiry ?? Math.floor(Date.now() / 1000) + opts.blobSigningTtl, opts.blobSigningTtl)
   const checkLocator = (loc: string, presented: string): Signing.Check => Signing.check(loc, opts.blobSigningKey, presented, Date.now() / 1000, opts.blobSigningTtl)
-  const putBlock = (data: Buffer): string => {
+  /** Hashes of blocks written by the double itself (outputs, logs): every Keep service serves them. */
+  const internalBlocks = new Set<string>()
+  const storeBlock = (data: Buffer): string => {
     const h = Crypto.createHash('md5').update(data).digest('hex')
     if (!blocks.has(h)) counters.blocksStored++
     blocks.set(h, data)
     return `${h}+${data.length}`
+  }
+  const putBlock = (data: Buffer): string => {
+    const loc = storeBlock(data)
+    internalBlocks.add(loc.slice(0, 32))
+    return loc
   }
   const readFile = (f: Manifest.FileEntry): Buffer =>
     Buffer.concat(f.pieces.map((p) => {
@@ -782,6 +789,8 @@ export const makeCluster = (opts: ClusterOptions) => {
     signLocator,
     checkLocator,
     putBlock,
+    storeBlock,
+    internalBlocks,
     readFile,
     renderCollection,
     createCollection: (attrs: Rec, caller: Caller, ensureUniqueName: boolean): Rec =>

@@ -242,6 +242,28 @@ keep('should reject a portable_data_hash that does not match and an invalid mani
   assert.match((b.json as { errors: Array<string> }).errors[0] as string, /must end with a newline/)
 })
 
+const keepMany = withDouble('several Keep services', { keepServices: 3 })
+keepMany('should list every service and keep blocks only where they were PUT', async ({ d }) => {
+  const r = (await requestAgainst(d, 'GET', 'keep_services/accessible', undefined, { token: null })).json as { items: Array<J> }
+  assert.equal(r.items.map((x) => x['uuid']).sort(), ['zzzzz-bi6l4-000000000000001', 'zzzzz-bi6l4-000000000000002', 'zzzzz-bi6l4-000000000000003'])
+  assert.is(d.keepUrls.length, 3)
+  const data = Buffer.from('only on two')
+  const put = await requestAgainst(d, 'PUT', (d.keepUrls[1] as string) + md5(data), data)
+  const loc = put.text.trim()
+  assert.is((await requestAgainst(d, 'GET', (d.keepUrls[1] as string) + loc)).status, 200)
+  assert.is((await requestAgainst(d, 'GET', (d.keepUrls[0] as string) + loc)).status, 404)
+  assert.is(d.keepRequests.at(-1)?.service, 'zzzzz-bi6l4-000000000000001')
+})
+keepMany('should serve a corrupted copy after corruptBlock', async ({ d }) => {
+  const data = Buffer.from('soon corrupt')
+  const loc = (await requestAgainst(d, 'PUT', d.keepUrl + md5(data), data)).text.trim()
+  d.corruptBlock(md5(data))
+  const got = await requestAgainst(d, 'GET', d.keepUrl + loc)
+  assert.is(got.status, 200)
+  assert.is.not(got.text, 'soon corrupt')
+  assert.is(got.text.length, data.length)
+})
+
 // ------------------------------------------------------------------ containers
 const containers = withDouble('container lifecycle with real mounts')
 containers('should run the command with a json mount, save the output and stdout.txt', async ({ d }) => {
@@ -392,5 +414,6 @@ errors.run()
 validation.run()
 listing.run()
 keep.run()
+keepMany.run()
 containers.run()
 faults.run()

@@ -25,6 +25,8 @@ export interface RecordedRequest {
   /** What the double did: the status it answered, or `reset` / `applied-then-reset`. */
   outcome: number | 'reset' | 'applied-then-reset' | 'pending'
   readonly at: number
+  /** For Keep requests: the uuid of the keep service that received it. */
+  readonly service?: string
 }
 
 /** Faults the specs can switch on (all default to off). */
@@ -101,12 +103,20 @@ const bearer = (req: Http.IncomingMessage, params: Rec): string | undefined => {
 const headersOf = (req: Http.IncomingMessage): Record<string, string> =>
   Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'authorization').map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]))
 
+/** One keepstore of the double: its record and the blocks PUT to it. */
+export interface KeepService {
+  readonly record: Rec
+  readonly blocks: Map<string, Buffer>
+}
+
 /** Everything the handlers share. */
 export interface Context {
   readonly cluster: Cluster.Cluster
   readonly schemas: Schemas.Schemas
   readonly maxPageLimit: number
-  readonly keepService: () => Rec
+  readonly keepServices: () => ReadonlyArray<KeepService>
+  /** Hashes whose served copies have one byte flipped. */
+  readonly corrupt: ReadonlySet<string>
   readonly faults: () => Faults
   readonly random: () => number
   readonly requests: Array<RecordedRequest>
@@ -313,10 +323,12 @@ const dispatch = (ctx: Context, r: Schemas.Route, params: Rec, attrs: Rec, calle
       return { status: 200, body: sortKeys(c.tokenRecord(caller)) }
     case 'keep_services.accessible':
     case 'keep_services.list':
-      return listAnswer(ctx, 'keep_services', [ctx.keepService()], key === 'keep_services.list' ? params : {}, types, Listing.plainLookup(types), (x) => x, true)
-    case 'keep_services.get':
-      if (uuid !== ctx.keepService()['uuid']) throw Cluster.apiError(404, 'Not Found')
-      return one(ctx.keepService(), params, types)
+      return listAnswer(ctx, 'keep_services', ctx.keepServices().map((k) => k.record), key === 'keep_services.list' ? params : {}, types, Listing.plainLookup(types), (x) => x, true)
+    case 'keep_services.get': {
+      const k = ctx.keepServices().find((x) => x.record['uuid'] === uuid)
+      if (k === undefined) throw Cluster.apiError(404, 'Not Found')
+      return one(k.record, params, types)
+    }
 
     case 'collections.list': {
       const includeTrash = params['include_trash'] === true
@@ -389,11 +401,11 @@ const dispatch = (ctx: Context, r: Schemas.Route, params: Rec, attrs: Rec, calle
 // ------------------------------------------------------------------------------ Keep
 
 /** Makes the HTTP request listener of the Keep block server (keepstore API). */
-export const keepHandler = (ctx: Context) => async (req: Http.IncomingMessage, res: Http.ServerResponse): Promise<void> => {
+export const keepHandler = (ctx: Context, service: KeepService) => async (req: Http.IncomingMessage, res: Http.ServerResponse): Promise<void> => {
   const raw = await readBody(req, Manifest.BLOCK_SIZE)
   const url = new URL(req.url ?? '/', 'https://double.invalid')
   const method = (req.method ?? 'GET').toUpperCase()
-  const rec: RecordedRequest = { method, path: url.pathname, query: Object.fromEntries(url.searchParams.entries()), headers: headersOf(req), body: undefined, bodyLength: raw.length, outcome: 'pending', at: Date.now() }
+  const rec: RecordedRequest = { method, path: url.pathname, query: Object.fromEntries(url.searchParams.entries()), headers: headersOf(req), body: undefined, bodyLength: raw.length, outcome: 'pending', at: Date.now(), service: service.record['uuid'] as string }
   ctx.keepRequests.push(rec)
   const faults = ctx.faults()
   const subject = faults.match === undefined || faults.match({ method, path: url.pathname })
@@ -426,7 +438,8 @@ export const keepHandler = (ctx: Context) => async (req: Http.IncomingMessage, r
     if (declared !== undefined && Number(declared) !== raw.length) return text(400, 'Content-Length mismatch\n')
     const hash = Crypto.createHash('md5').update(raw).digest('hex')
     if (hash !== loc.slice(0, 32)) return text(400, `Hash mismatch: body hashes to ${hash}\n`)
-    const plain = ctx.cluster.putBlock(raw)
+    const plain = ctx.cluster.storeBlock(raw)
+    service.blocks.set(hash, raw)
     return text(200, ctx.cluster.signLocator(plain, token) + '\n', { 'X-Keep-Replicas-Stored': '1', 'X-Keep-Storage-Classes-Confirmed': 'default=1' })
   }
   if (method === 'GET' || method === 'HEAD') {
@@ -442,8 +455,9 @@ export const keepHandler = (ctx: Context) => async (req: Http.IncomingMessage, r
       if (check === 'expired') return text(401, 'Unauthorized: signature expired\n')
       if (check === 'invalid') return text(400, 'Bad Request: invalid signature\n')
     }
-    const block = isEmpty ? Buffer.alloc(0) : ctx.cluster.blocks.get(hash)
-    if (block === undefined) return text(404, 'Not Found\n')
+    const stored = isEmpty ? Buffer.alloc(0) : (service.blocks.get(hash) ?? (ctx.cluster.internalBlocks.has(hash) ? ctx.cluster.blocks.get(hash) : undefined))
+    if (stored === undefined) return text(404, 'Not Found\n')
+    const block = ctx.corrupt.has(hash) && stored.length > 0 ? Buffer.concat([Buffer.from([(stored[0] as number) ^ 0xff]), stored.subarray(1)]) : stored
     rec.outcome = 200
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': block.length, 'X-Request-Id': reqId })
     res.end(method === 'HEAD' ? undefined : block)

@@ -36,6 +36,10 @@ export interface DoubleOptions {
   readonly seed?: number
   /** Blob signature TTL in seconds (real default 2 weeks). */
   readonly blobSigningTtl?: number
+  /** Number of Keep services (keepstores), each on its own port with its own blocks (default 1). */
+  readonly keepServices?: number
+  /** ARVADOS_API_HOST_INSECURE given to API containers (default '': they get the CA at /etc/arvados/ca-certificates.crt). */
+  readonly apiHostInsecureInContainers?: string
   /** Run containers (default true). When false, Queued containers stay Queued. */
   readonly runContainers?: boolean
 }
@@ -63,8 +67,12 @@ export interface Double {
   readonly token: string
   /** A valid token of an admin user. */
   readonly adminToken: string
-  /** Base URL of the Keep service, `https://127.0.0.1:PORT/` (what keep_services/accessible lists). */
+  /** Base URL of the first Keep service, `https://127.0.0.1:PORT/` (what keep_services/accessible lists). */
   readonly keepUrl: string
+  /** Base URLs of all Keep services, in the order of their uuids (`zzzzz-bi6l4-00000000000000N`). */
+  readonly keepUrls: ReadonlyArray<string>
+  /** Serves this block (md5 hex) with its first byte flipped from now on, from every Keep service. */
+  readonly corruptBlock: (hash: string) => void
   readonly userUuid: string
   /** Changes faults from now on (merged with the current ones). */
   readonly setFaults: (f: Partial<Http.Faults>) => void
@@ -109,18 +117,28 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
     })
   }
   const apiServer = Https.createServer({ key: tls.key, cert: tls.cert })
-  const keepServer = Https.createServer({ key: tls.key, cert: tls.cert })
   track(apiServer)
-  track(keepServer)
   const apiPort = await listen(apiServer)
-  const keepPort = await listen(keepServer)
   const created = cluster.now()
-  const keepService: Cluster.Rec = {
-    kind: 'arvados#keepService', etag: '', uuid: `${Cluster.CLUSTER}-bi6l4-${'0'.repeat(14)}1`, owner_uuid: Cluster.SYSTEM_USER, created_at: created, modified_at: created,
-    modified_by_user_uuid: Cluster.SYSTEM_USER, service_host: '127.0.0.1', service_port: keepPort, service_ssl_flag: true, service_type: 'disk', read_only: false,
+  const keepServers: Array<Https.Server> = []
+  const keepServices: Array<Http.KeepService> = []
+  for (let i = 1; i <= Math.max(1, options.keepServices ?? 1); i++) {
+    const server = Https.createServer({ key: tls.key, cert: tls.cert })
+    track(server)
+    const port = await listen(server)
+    keepServers.push(server)
+    keepServices.push({
+      blocks: new Map(),
+      record: {
+        kind: 'arvados#keepService', etag: '', uuid: `${Cluster.CLUSTER}-bi6l4-${String(i).padStart(15, '0')}`, owner_uuid: Cluster.SYSTEM_USER, created_at: created, modified_at: created,
+        modified_by_user_uuid: Cluster.SYSTEM_USER, service_host: '127.0.0.1', service_port: port, service_ssl_flag: true, service_type: 'disk', read_only: false,
+      },
+    })
   }
+  const corrupt = new Set<string>()
   const apiHost = `127.0.0.1:${apiPort}`
-  const keepUrl = `https://127.0.0.1:${keepPort}/`
+  const keepUrls = keepServices.map((k) => `https://127.0.0.1:${k.record['service_port'] as number}/`)
+  const keepUrl = keepUrls[0] as string
   const discovery = (): Cluster.Rec => ({
     kind: 'discovery#restDescription', id: 'arvados:v1', name: 'arvados', version: 'v1', revision: schemas.revision, rootUrl: `https://${apiHost}/`, baseUrl: `https://${apiHost}/arvados/v1/`,
     basePath: '/arvados/v1/', servicePath: 'arvados/v1/', batchPath: 'batch', uuidPrefix: Cluster.CLUSTER, defaultTrashLifetime: 1209600, blobSignatureTtl: ttl,
@@ -128,15 +146,18 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
     crunchLogUpdateSize: 33554432, remoteHosts: {}, defaultCollectionReplication: 1, resources: schemas.resources, schemas: schemas.schemas,
   })
   const ctx: Http.Context = {
-    cluster, schemas, maxPageLimit: options.maxPageLimit ?? 1000, keepService: () => keepService, faults: () => faults, random: faultRandom, requests, keepRequests, discovery,
+    cluster, schemas, maxPageLimit: options.maxPageLimit ?? 1000, keepServices: () => keepServices, corrupt, faults: () => faults, random: faultRandom, requests, keepRequests, discovery,
   }
   const apiHandler = Http.apiHandler(ctx)
-  const keepHandler = Http.keepHandler(ctx)
   apiServer.on('request', (req, res) => void apiHandler(req, res))
-  keepServer.on('request', (req, res) => void keepHandler(req, res))
+  keepServers.forEach((server, i) => {
+    const handler = Http.keepHandler(ctx, keepServices[i] as Http.KeepService)
+    server.on('request', (req, res) => void handler(req, res))
+  })
 
   const executor = Executor.makeExecutor({
     cluster, dir: Path.join(dir, 'containers'), apiHost, keepUrl, ca: tls.cert, caPath: Path.join(dir, 'tls.crt'),
+    ...(options.apiHostInsecureInContainers === undefined ? {} : { apiHostInsecure: options.apiHostInsecureInContainers }),
   })
   if (options.runContainers !== false) cluster.setExecutor(executor)
 
@@ -156,6 +177,8 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
     token: cluster.userToken,
     adminToken: cluster.adminToken,
     keepUrl,
+    keepUrls,
+    corruptBlock: (hash) => void corrupt.add(hash.slice(0, 32)),
     userUuid: cluster.user['uuid'] as string,
     setFaults: (f) => {
       faults = { ...faults, ...f }
@@ -171,7 +194,7 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
     stop: async () => {
       await executor.stopAll()
       for (const s of sockets) s.destroy()
-      await Promise.all([new Promise<void>((r) => apiServer.close(() => r())), new Promise<void>((r) => keepServer.close(() => r()))])
+      await Promise.all([apiServer, ...keepServers].map((s) => new Promise<void>((r) => s.close(() => r()))))
       if (ownDir) Fs.rmSync(dir, { recursive: true, force: true })
     },
   }
