@@ -99,6 +99,24 @@ const blockAt = (starts: ReadonlyArray<number>, position: number): number => {
   return lo
 }
 
+/** Walks (creating) directories below `from`; Left names a component that is a file. */
+const descend = (from: MutableDirectory, dirs: ReadonlyArray<string>, prefix: ReadonlyArray<string>): E.Either<{ readonly path: string; readonly was: string }, MutableDirectory> => {
+  let dir = from
+  for (const [i, d] of dirs.entries()) {
+    const existing = dir.entries.get(d)
+    if (existing === undefined) {
+      const created = newDirectory()
+      dir.entries.set(d, created)
+      dir = created
+    } else if (existing._tag === 'File') return E.left({ path: [...prefix, ...dirs.slice(0, i + 1)].join('/'), was: 'file' })
+    else dir = existing
+  }
+  return E.right(dir)
+}
+
+const clash = (line: number, token: number, c: { readonly path: string; readonly was: string }): Manifest.ManifestError =>
+  Manifest.error(line, token, `${PathSafety.show(c.path)} is used both as a ${c.was} and as a ${c.was === 'file' ? 'directory' : 'file'}`, 'a path can be a file or a directory, not both')
+
 /**
  * Builds the tree of one or more manifests, streams taken in order. A path used both as a
  * file and a directory is an error (as in the Go and Python SDKs).
@@ -119,31 +137,25 @@ export const fromManifests = (manifests: ReadonlyArray<Manifest.Manifest>): E.Ei
         total += l.size
       }
       const streamDirs = stream.name === '.' ? [] : stream.name.slice(2).split('/')
+      const streamDir = descend(root, streamDirs, [])
+      if (E.isLeft(streamDir)) return E.left(clash(line, 1, streamDir.left))
       for (const [si, segment] of stream.segments.entries()) {
         const token = 1 + stream.locators.length + si + 1
-        const clash = (path: string, was: string): Manifest.ManifestError =>
-          Manifest.error(line, token, `${PathSafety.show(path)} is used both as a ${was} and as a ${was === 'file' ? 'directory' : 'file'}`, 'a path can be a file or a directory, not both')
-        const nameParts = segment.name === Manifest.DIRECTORY_MARKER ? [] : segment.name.split('/')
-        const dirs = segment.name === Manifest.DIRECTORY_MARKER ? streamDirs : [...streamDirs, ...nameParts.slice(0, -1)]
-        let dir = root
-        const walked: Array<string> = []
-        for (const d of dirs) {
-          walked.push(d)
-          const existing = dir.entries.get(d)
-          if (existing === undefined) {
-            const created = newDirectory()
-            dir.entries.set(d, created)
-            dir = created
-          } else if (existing._tag === 'File') return E.left(clash(walked.join('/'), 'file'))
-          else dir = existing
-        }
         if (segment.name === Manifest.DIRECTORY_MARKER) continue
-        const fileName = nameParts[nameParts.length - 1] ?? ''
+        const slash = segment.name.lastIndexOf('/')
+        let dir = streamDir.right
+        let fileName = segment.name
+        if (slash >= 0) {
+          const sub = descend(streamDir.right, segment.name.slice(0, slash).split('/'), streamDirs)
+          if (E.isLeft(sub)) return E.left(clash(line, token, sub.left))
+          dir = sub.right
+          fileName = segment.name.slice(slash + 1)
+        }
         let file = dir.entries.get(fileName)
         if (file === undefined) {
           file = { _tag: 'File', pieces: [], size: 0 }
           dir.entries.set(fileName, file)
-        } else if (file._tag === 'Directory') return E.left(clash([...walked, fileName].join('/'), 'directory'))
+        } else if (file._tag === 'Directory') return E.left(clash(line, token, { path: [...streamDirs, ...segment.name.split('/')].join('/'), was: 'directory' }))
         let position = segment.position
         let remaining = segment.length
         let index = remaining > 0 ? blockAt(starts, position) : 0

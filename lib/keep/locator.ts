@@ -76,6 +76,7 @@ export const EMPTY_BLOCK: Locator = { hash: EMPTY_BLOCK_HASH, size: 0, hints: []
 const HASH = /^[0-9a-f]{32}$/
 const SIZE = /^(0|[1-9][0-9]{0,19})$/
 const HINT = /^[A-Z][-A-Za-z0-9@_]*$/
+const FAST = /^([0-9a-f]{32})\+(0|[1-9][0-9]{0,7})((?:\+[A-Z][-A-Za-z0-9@_]*)*)$/
 const SIGNATURE_HINT = /^A([0-9a-f]{40})@([0-9a-f]{8})$/
 
 // -------------------------------------------------------------------------------------
@@ -101,6 +102,12 @@ export const error = (locator: string, message: string, hint?: string): LocatorE
  * @since 0.1.0
  */
 export const parse = (text: string): E.Either<LocatorError, Locator> => {
+  const fast = FAST.exec(text)
+  if (fast !== null) {
+    const size = Number(fast[2])
+    const hints = fast[3] ?? ''
+    if (size <= MAX_BLOCK_SIZE) return E.right({ hash: fast[1] ?? '', size, hints: hints === '' ? [] : hints.slice(1).split('+') })
+  }
   const parts = text.split('+')
   const hash = parts[0] ?? ''
   if (!HASH.test(hash)) return E.left(error(text, 'the hash is not 32 lowercase hexadecimal digits'))
