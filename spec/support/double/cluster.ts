@@ -277,8 +277,10 @@ export const makeCluster = (opts: ClusterOptions) => {
     if (/^[0-9a-f]{32}\+\d+$/.test(id)) {
       const hit = [...collections.values()].find((c) => c['portable_data_hash'] === id && readableCollection(c, caller))
       if (hit === undefined) throw apiError(404, 'Not Found')
-      const out: Rec = { kind: 'arvados#collection', portable_data_hash: id, manifest_text: hit['manifest_text'], trash_at: null }
-      return out
+      // The controller answers every field with its zero value and the PDH as uuid (§17).
+      const zero = (v: unknown): unknown => (typeof v === 'string' ? '' : typeof v === 'number' ? 0 : typeof v === 'boolean' ? false : null)
+      const out: Rec = Object.fromEntries(Object.entries(hit).map(([k, v]) => [k, zero(v)]))
+      return { ...out, kind: 'arvados#collection', etag: '', uuid: id, portable_data_hash: id, manifest_text: hit['manifest_text'], trash_at: null, delete_at: null, created_at: null, modified_at: null }
     }
     const c = collections.get(id)
     if (c === undefined || !readableCollection(c, caller) || (c['is_trashed'] === true && !includeTrash)) throw apiError(404, 'Not Found')

@@ -225,6 +225,15 @@ keep('should store manifests without signatures, return them signed, and compute
   assert.is(c['file_count'], 1)
   assert.is(c['file_size_total'], 3)
 })
+keep('should answer a get by PDH with the PDH as uuid and a signed manifest', async ({ d }) => {
+  const loc = await putBlock(d, Buffer.from('bar'))
+  await requestAgainst(d, 'POST', 'collections', { collection: { manifest_text: `. ${loc} 0:3:bar\n`, name: 'by-pdh' } })
+  const pdh = Manifest.portableDataHash(`. ${loc} 0:3:bar\n`)
+  const r = (await requestAgainst(d, 'GET', `collections/${pdh}`)).json as J
+  assert.is(r['uuid'], pdh)
+  assert.is(r['name'], '')
+  assert.match(r['manifest_text'] as string, /\+A[0-9a-f]{40}@/)
+})
 keep('should reject unsigned locators for a user with 403 but accept them for an admin', async ({ d }) => {
   const text = '. acbd18db4cc2f85cedef654fccc4a4d8+3 0:3:foo\n'
   const u = await requestAgainst(d, 'POST', 'collections', { collection: { manifest_text: text } })
