@@ -158,6 +158,8 @@ export const encode = <A, O>(codec: t.Type<A, O, unknown>, value: unknown, where
   } catch (cause) {
     return E.left(codecError('encode', where, [{ path: '(root)', expected: codec.name, received: `a value whose encoder threw: ${cause instanceof Error ? cause.message : Errors.kindOf(cause)}` }]))
   }
+  // fast path: a string, boolean, null or finite number is JSON as it is (no walk needed)
+  if (encoded === null || typeof encoded === 'string' || typeof encoded === 'boolean' || (typeof encoded === 'number' && Number.isFinite(encoded))) return E.right(JSON.stringify(encoded))
   const notJson = Json.findNonJson(encoded)
   if (notJson !== undefined) return E.left(codecError('encode', where, [{ path: Json.dotPath(notJson.path), expected: `JSON from codec ${codec.name}`, received: notJson.found }]))
   return E.right(JSON.stringify(encoded))
