@@ -88,7 +88,7 @@ export const make = (dir: string): Store => {
   const fail = (code: string, message: string, hint?: string, cause?: unknown): StoreError =>
     Errors.make('StoreError', code, message, { root }, { ...(hint === undefined ? {} : { hint }), ...(cause === undefined ? {} : { cause }) })
   const blockPath = (hash: string): string => Path.join(root, 'blocks', hash.slice(0, 3), hash)
-  const tmpName = (label: string): string => Path.join(root, 'tmp', `${label}-${process.pid}-${Crypto.randomBytes(8).toString('hex')}`)
+  const tmpName = (label: string): string => Path.join(root, 'tmp', `${label}-${Crypto.randomBytes(12).toString('hex')}`)
 
   const ensureDirs = async (): Promise<void> => {
     await FsP.mkdir(Path.join(root, 'tmp'), { recursive: true })
