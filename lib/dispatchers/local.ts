@@ -81,7 +81,8 @@ const interpret = async <M extends Module.AnyModule>(
   const store = options.store ?? LocalStore.valueStore(Store.make(options.cacheDir === undefined ? Path.join(Os.tmpdir(), 'arvados-crunch', 'store') : Path.join(options.cacheDir, 'store')))
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? Os.availableParallelism()))
   const keepGoing = runOptions.keepGoing === true
-  const emit = runOptions.onEvent ?? (() => undefined)
+  const listener = runOptions.onEvent
+  const emit = listener ?? (() => undefined)
   const controller = new AbortController()
   const signal = controller.signal
   const external = runOptions.signal
@@ -324,15 +325,19 @@ const interpret = async <M extends Module.AnyModule>(
     const attempts = 1 + Math.max(0, spec.retries ?? 0)
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (signal.aborted) return
-      emit({ type: 'start', id: node.id, work: node.work })
+      if (listener !== undefined) listener({ type: 'start', id: node.id, work: node.work })
       const rec = Graph.recorder(module, node.id)
+      let output: ValueStore.OutputWriter | undefined
       const ctx: Module.WorkContext = {
         module: module.name,
         work: node.work,
         callId: node.id,
         signal,
         call: rec.context.call,
-        output: store.outputs(node.id, signal),
+        // made on first use: most implementations never write an output collection
+        get output() {
+          return (output ??= store.outputs(node.id, signal))
+        },
         log: (message) => emit({ type: 'log', id: node.id, work: node.work, message }),
       }
       let result: unknown
@@ -361,7 +366,7 @@ const interpret = async <M extends Module.AnyModule>(
         result = c.right
       }
       await finishWith(st, spec.returns, result, resultWhere, canReuse)
-      if (st.status === 'done') emit({ type: 'done', id: node.id, work: node.work, reused: false })
+      if (st.status === 'done' && listener !== undefined) listener({ type: 'done', id: node.id, work: node.work, reused: false })
       return
     }
   }
