@@ -68,7 +68,7 @@ export type Deferrable<A> =
  * @category models
  * @since 0.1.0
  */
-export type Opaque = ((...args: never) => unknown) | { readonly '~arvados-crunch/Collection': unknown } | { readonly '~arvados-crunch/File': unknown }
+export type Opaque = ((...args: never) => unknown) | { readonly '~arvados-crunch/Collection': unknown } | { readonly '~arvados-crunch/CollectionFile': unknown }
 
 /**
  * The value a structure of futures stands for once resolved (`Future<A>` → `A`, deeply).
