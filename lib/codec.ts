@@ -37,6 +37,8 @@ export interface Issue {
   readonly path: string
   readonly expected: string
   readonly received: string
+  /** the codec's own explanation, when it gives one */
+  readonly message?: string
 }
 
 /**
@@ -79,7 +81,7 @@ export const codecError = (direction: 'encode' | 'decode', where: Where, issues:
     direction === 'encode' ? `${describe(where)} cannot cross the work boundary` : `${describe(where)} could not be decoded`,
     { direction, where, issues },
     {
-      details: issues.slice(0, 5).flatMap((i) => [`✖ expected ${i.expected}, received ${i.received}`, `  → at ${i.path}`]).concat(issues.length > 5 ? [`… and ${issues.length - 5} more`] : []),
+      details: issues.slice(0, 5).flatMap((i) => [i.message !== undefined ? `✖ ${i.message}` : `✖ expected ${i.expected}, received ${i.received}`, `  → at ${i.path}`]).concat(issues.length > 5 ? [`… and ${issues.length - 5} more`] : []),
       hint:
         direction === 'encode'
           ? 'values crossing a work boundary must fit the declared io-ts codec and encode to plain JSON (no undefined, NaN, Infinity, BigInt, functions, cycles or class instances without a codec)'
@@ -121,8 +123,9 @@ export const issuesOf = (errors: t.Errors): ReadonlyArray<Issue> => {
     }
     const issue: Issue = {
       path: Json.dotPath(steps),
-      expected: e.message ?? expected ?? 'a valid value',
+      expected: expected ?? 'a valid value',
       received: e.value === undefined && steps.length > 0 ? 'nothing (the field is missing)' : Errors.kindOf(e.value),
+      ...(e.message === undefined ? {} : { message: e.message }),
     }
     const key = `${issue.path}|${issue.received}`
     if (!seen.has(key)) {

@@ -104,6 +104,11 @@ export interface WorkContext {
   readonly call: CallFn
   /** builds this call's output collection */
   readonly output: ValueStore.OutputWriter
+  /**
+   * The path on disk of a collection or of a file in one, for external tools (placed on disk
+   * first when needed; in a container, its mount). Read-only: write outputs via `output`.
+   */
+  readonly path: (target: Collection.Collection | Collection.CollectionFile) => Promise<string>
   /** a line to the run's log, tagged with this call */
   readonly log: (message: string) => void
 }

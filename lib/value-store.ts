@@ -45,6 +45,43 @@ export interface ValueStore {
   readonly concat: (parts: ReadonlyArray<Collection.Collection | null>, signal: AbortSignal) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
   /** The `ctx.output` writer for one call. */
   readonly outputs: (callId: string, signal: AbortSignal) => OutputWriter
+  /**
+   * The collection with `mountPath` set to its files on disk (placing them there if needed).
+   * Absent where collections are always mounted (a container's collection mounts).
+   */
+  readonly mount?: (c: Collection.Collection, signal: AbortSignal) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+}
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+const isFile = (u: Collection.Collection | Collection.CollectionFile): u is Collection.CollectionFile =>
+  typeof (u as { path?: unknown }).path === 'string' && typeof (u as { collection?: unknown }).collection === 'object'
+
+/**
+ * Where a collection, or a file in one, sits on disk — for handing paths to external tools
+ * (`ctx.path(file)`). Mounts the collection through the store when it is not on disk yet.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const pathOf = async (store: ValueStore, target: Collection.Collection | Collection.CollectionFile, signal: AbortSignal): Promise<E.Either<Errors.SdkError, string>> => {
+  const c = isFile(target) ? target.collection : target
+  let mountPath = c.mountPath
+  if (mountPath === undefined && store.mount !== undefined) {
+    const mounted = await store.mount(c, signal)
+    if (E.isLeft(mounted)) return mounted
+    mountPath = mounted.right.mountPath
+  }
+  if (mountPath === undefined) {
+    return E.left(
+      Errors.make('NotMountedError', 'ARV_NOT_MOUNTED', `collection ${c.pdh} is not on disk here`, { pdh: c.pdh }, {
+        hint: 'read it with readFile/readText/stream instead, or run where collections are mounted',
+      }),
+    )
+  }
+  return E.right(isFile(target) ? `${mountPath}/${target.path}` : mountPath)
 }
 
 // -------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ export type UnresolvedFile = Collection.CollectionFile & { readonly collection: 
 
 const UUID = /^[a-z0-9]{5}-4zz18-[a-z0-9]{15}$/
 const PATH = /^(\/|\.\/|\.\.\/)/
-const FORMS = 'a portable data hash (<32 hex>+<size>), a collection UUID (xxxxx-4zz18-xxxxxxxxxxxxxxx) or a local path starting with "/", "./" or "../"'
+const FORMS = 'a portable data hash (<32 hex>+<size>), a collection UUID (xxxxx-4zz18-xxxxxxxxxxxxxxx) or a local path'
 
 // -------------------------------------------------------------------------------------
 // constructors
@@ -67,6 +67,8 @@ export const reference = (s: string): { readonly _tag: 'Right'; readonly right: 
   if (PATH.test(s) && !s.includes('\u0000')) return { _tag: 'Right', right: { kind: 'path', text: s } }
   if (/^[0-9a-fA-F]{32}/.test(s)) return { _tag: 'Left', left: `${PathSafety.show(s)} looks like a portable data hash but is not one (expected <32 lowercase hex>+<size>)` }
   if (/^[a-z0-9]{5}-[a-z0-9]{5}-/.test(s)) return { _tag: 'Left', left: `${PathSafety.show(s)} is not a collection UUID (collection UUIDs have the infix 4zz18)` }
+  // anything else names a local directory, relative to the working directory (`reads/`)
+  if (s !== '' && !s.includes('\u0000') && !s.includes('\n')) return { _tag: 'Right', right: { kind: 'path', text: s } }
   return { _tag: 'Left', left: `${PathSafety.show(s)} is not ${FORMS}` }
 }
 

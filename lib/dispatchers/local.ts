@@ -22,7 +22,7 @@ import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
 import * as LocalStore from '../collections/local-store.js'
 import * as Store from '../collections/store.js'
-import type * as ValueStore from '../value-store.js'
+import * as ValueStore from '../value-store.js'
 import * as ResultCache from './result-cache.js'
 
 // -------------------------------------------------------------------------------------
@@ -339,6 +339,11 @@ const interpret = async <M extends Module.AnyModule>(
           return (output ??= store.outputs(node.id, signal))
         },
         log: (message) => emit({ type: 'log', id: node.id, work: node.work, message }),
+        path: async (target) => {
+          const p = await ValueStore.pathOf(store, target, signal)
+          if (E.isLeft(p)) throw Errors.toError(p.left)
+          return p.right
+        },
       }
       let result: unknown
       try {

@@ -51,14 +51,18 @@ codec('should reject malformed strings with a message naming the problem', () =>
   }
   assert.ok(message('1f4b0bc7583c2a7f9102c395f4ffc5e3').includes('looks like a portable data hash but is not one'))
   assert.ok(message('zzzzz-xvhdp-000000000000000').includes('infix 4zz18'))
-  assert.ok(message('data').includes('is not a portable data hash'))
+  assert.ok(message('').includes('is not a portable data hash'))
+  assert.ok(message('two\nlines').includes('is not a portable data hash'))
+  // a bare relative name is a local directory (resolved against the working directory when hydrated)
+  const bare = Codec.CollectionCodec.decode('reads')
+  assert.ok(E.isRight(bare) && Codec.isUnresolved(bare.right) && bare.right[Codec.ReferenceId].kind === 'path')
   assert.ok(message(42).includes('received number'))
 })
 codec('FileCodec should travel as pdh/path and reject bad paths', () => {
   const f = right(Codec.FileCodec.decode(`${PDH}/dir/foo`) as E.Either<{ message: string }, Collection.CollectionFile>)
   assert.is(f.path, 'dir/foo')
   assert.is(Codec.FileCodec.encode(f), `${PDH}/dir/foo`)
-  for (const [bad, fragment] of [[PDH, 'expected "<pdh>/<path'], [`${PDH}/../x`, '".."'], [`${PDH}/`, 'empty'], ['nothex/x', 'is not a portable data hash']] as const) {
+  for (const [bad, fragment] of [[PDH, 'expected "<pdh>/<path'], [`${PDH}/../x`, '".."'], [`${PDH}/`, 'empty'], ['nothex/x', 'a file reference starts with a PDH or collection UUID']] as const) {
     const r = Codec.FileCodec.decode(bad)
     assert.ok(E.isLeft(r), bad)
     if (E.isLeft(r)) assert.ok((r.left[0]?.message ?? '').includes(fragment), `${bad}: ${r.left[0]?.message}`)
