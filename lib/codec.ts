@@ -212,6 +212,43 @@ export const cross = <A, O>(codec: t.Type<A, O, unknown>, value: unknown, where:
 // guards
 // -------------------------------------------------------------------------------------
 
+const LEAF_TAGS = new Set(['StringType', 'NumberType', 'BooleanType', 'NullType', 'UndefinedType', 'VoidType', 'LiteralType', 'KeyofType', 'BigIntType', 'NeverType'])
+
+/**
+ * Whether values of a codec may hold collections or collection files (which need hydrating
+ * after decoding). Conservative: a codec it cannot see into (custom types, `t.unknown`,
+ * recursive codecs) may hold them.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const mayHoldCollections = (codec: t.Mixed): boolean => {
+  if (codec.name === 'Collection' || codec.name === 'CollectionFile') return true
+  const c = codec as unknown as { _tag?: string; type?: t.Mixed; types?: ReadonlyArray<t.Mixed>; props?: Record<string, t.Mixed>; codomain?: t.Mixed }
+  if (c._tag === undefined) return true
+  if (LEAF_TAGS.has(c._tag)) return false
+  switch (c._tag) {
+    case 'ArrayType':
+    case 'ReadonlyArrayType':
+    case 'RefinementType':
+    case 'ReadonlyType':
+    case 'ExactType':
+      return c.type === undefined || mayHoldCollections(c.type)
+    case 'InterfaceType':
+    case 'PartialType':
+    case 'StrictType':
+      return Object.values(c.props ?? {}).some(mayHoldCollections)
+    case 'UnionType':
+    case 'IntersectionType':
+    case 'TupleType':
+      return (c.types ?? []).some(mayHoldCollections)
+    case 'DictionaryType':
+      return c.codomain === undefined || mayHoldCollections(c.codomain)
+    default:
+      return true
+  }
+}
+
 /**
  * Whether a codec declares a collection result (`CollectionCodec`, or it in a union with
  * null): returning a list of futures of collections there means concatenation.

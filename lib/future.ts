@@ -112,6 +112,36 @@ export const misuse = (source: FutureSource, usedAs: string) =>
 
 const inspectSymbol = Symbol.for('nodejs.util.inspect.custom')
 
+/** the source of the future a refusing method was called on (`this` is the future) */
+const sourceOfThis = (self: unknown): FutureSource =>
+  typeof self === 'object' && self !== null && typeof (self as { [TypeId]?: unknown })[TypeId] === 'object'
+    ? (self as { [TypeId]: FutureSource })[TypeId]
+    : { nodeId: '?', work: '?' }
+
+const refuse = (self: unknown, usedAs: string): never => {
+  throw Errors.toError(misuse(sourceOfThis(self), usedAs))
+}
+
+/**
+ * One shared, frozen prototype holds the refusing methods, so making a future is one small
+ * allocation (a future per work call: this is on the hot path). Plain `function`s because the
+ * only way to reach the future from a shared method is the receiver.
+ */
+const prototype: object = Object.freeze(
+  Object.create(null, {
+    toString: { value: function (this: unknown) { return refuse(this, 'a string') } },
+    toJSON: { value: function (this: unknown) { return refuse(this, 'JSON (a future cannot be serialized)') } },
+    valueOf: { value: function (this: unknown) { return refuse(this, 'a primitive value') } },
+    [Symbol.toPrimitive]: { value: function (this: unknown, hint: string) { return refuse(this, hint === 'string' ? 'a string' : hint === 'number' ? 'a number' : 'a primitive value') } },
+    [inspectSymbol]: {
+      value: function (this: unknown) {
+        const source = sourceOfThis(this)
+        return `Future<${source.work}#${source.nodeId.slice(0, 12)}> (unresolved: it cannot be read; pass it to a work function or return it)`
+      },
+    },
+  }),
+)
+
 /**
  * The brand constructor. Only the graph recorder calls it.
  *
@@ -119,24 +149,8 @@ const inspectSymbol = Symbol.for('nodejs.util.inspect.custom')
  * @since 0.1.0
  */
 export const make = <A>(source: FutureSource): Future<A> => {
-  const refuse = (usedAs: string) => (): never => {
-    throw Errors.toError(misuse(source, usedAs))
-  }
-  const future = Object.create(null) as Record<string | symbol, unknown>
-  Object.defineProperty(future, TypeId, { value: source, enumerable: false })
-  Object.defineProperty(future, 'toString', { value: refuse('a string'), enumerable: false })
-  Object.defineProperty(future, 'toJSON', { value: refuse('JSON (a future cannot be serialized)'), enumerable: false })
-  Object.defineProperty(future, 'valueOf', { value: refuse('a primitive value'), enumerable: false })
-  Object.defineProperty(future, Symbol.toPrimitive, {
-    value: (hint: string) => refuse(hint === 'string' ? 'a string' : hint === 'number' ? 'a number' : 'a primitive value')(),
-    enumerable: false,
-  })
-  Object.defineProperty(future, inspectSymbol, {
-    value: () => `Future<${source.work}#${source.nodeId.slice(0, 12)}> (unresolved: it cannot be read; pass it to a work function or return it)`,
-    enumerable: false,
-  })
-  Object.freeze(future)
-  return future as unknown as Future<A>
+  const future: object = Object.create(prototype, { [TypeId]: { value: source } })
+  return Object.freeze(future) as Future<A>
 }
 
 // -------------------------------------------------------------------------------------

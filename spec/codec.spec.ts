@@ -166,3 +166,17 @@ boundary('should check results against the declared codec', async () => {
 })
 
 boundary.run()
+
+// ---
+
+const holds = suite('Codec.mayHoldCollections')
+
+holds('should say no for codecs made only of JSON leaves, and yes where a collection can hide', async () => {
+  const { CollectionCodec, FileCodec } = await import('../lib/collections/codec.js')
+  const no = [t.number, t.string, t.array(t.number), t.type({ a: t.string, b: t.array(t.union([t.null, t.literal('x')])) }), t.record(t.string, t.number), t.tuple([t.number, t.boolean])]
+  const yes = [CollectionCodec, FileCodec, t.array(CollectionCodec), t.type({ out: t.union([CollectionCodec, t.null]) }), t.record(t.string, FileCodec), t.unknown, t.UnknownRecord]
+  for (const c of no) assert.is(Codec.mayHoldCollections(c), false, c.name)
+  for (const c of yes) assert.is(Codec.mayHoldCollections(c), true, c.name)
+})
+
+holds.run()

@@ -51,10 +51,11 @@ interface State {
   readonly node: Graph.Node
   status: Status
   pending: number
-  readonly dependents: Array<string>
+  /** ids of the nodes waiting on this one (made on first use) */
+  dependents: Array<string> | undefined
   value: unknown
-  /** parsed JSON of the value */
-  encoded: unknown
+  /** JSON text of the value as it crossed its codec */
+  json: string | undefined
 }
 
 // -------------------------------------------------------------------------------------
@@ -131,11 +132,33 @@ const interpret = async <M extends Module.AnyModule>(
   let inFlight = 0
   let executed = 0
   let reused = 0
-  let finished: E.Either<Errors.SdkError, { value: unknown; encoded: unknown }> | undefined
+  let finished: E.Either<Errors.SdkError, { value: unknown; json: string }> | undefined
   let settle: () => void = () => undefined
   const allSettled = new Promise<void>((resolve) => (settle = resolve))
 
   const workOf = (name: string): Module.AnyWork => module.work[name] as Module.AnyWork
+  // whether values of a codec can hold collections, decided once per codec: hydrating is
+  // skipped for the rest (most values of most pipelines)
+  const holds = new Map<t.Mixed, boolean>()
+  const mayHold = (codec: t.Mixed | undefined): boolean => {
+    if (codec === undefined) return true
+    let known = holds.get(codec)
+    if (known === undefined) holds.set(codec, (known = Codec.mayHoldCollections(codec)))
+    return known
+  }
+  const hydrate = (codec: t.Mixed | undefined, value: unknown): Promise<E.Either<Errors.SdkError, unknown>> | E.Either<Errors.SdkError, unknown> =>
+    mayHold(codec) ? store.hydrate(value, signal) : E.right(value)
+  // the Where of each argument and of the result, per work, made once
+  const wheres = new Map<string, { readonly args: ReadonlyArray<Codec.Where>; readonly result: Codec.Where }>()
+  const whereOf = (work: string) => {
+    let w = wheres.get(work)
+    if (w === undefined) {
+      const n = (workOf(work).spec.args as ReadonlyArray<t.Mixed>).length
+      w = { args: Array.from({ length: n }, (_, i) => ({ module: module.name, work, position: `argument ${i + 1}` })), result: { module: module.name, work, position: 'result' } }
+      wheres.set(work, w)
+    }
+    return w
+  }
   const declaredOf = (owner: string): t.Mixed | undefined => (owner === 'run' ? module.returns : workOf((states.get(owner)!.node as Graph.CallNode).work).spec.returns)
 
   const checkDone = (): void => {
@@ -146,7 +169,7 @@ const interpret = async <M extends Module.AnyModule>(
     if (st.status === 'blocked' || st.status === 'failed' || st.status === 'done') return
     st.status = 'blocked'
     if (st.node._tag === 'Call') skipped++
-    for (const d of st.dependents) block(states.get(d)!)
+    for (const d of st.dependents ?? []) block(states.get(d)!)
     if (st.node._tag === 'Combine') {
       if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
       else block(states.get(st.node.owner)!)
@@ -163,18 +186,18 @@ const interpret = async <M extends Module.AnyModule>(
       controller.abort('a call failed')
       return
     }
-    for (const d of st.dependents) block(states.get(d)!)
+    for (const d of st.dependents ?? []) block(states.get(d)!)
     if (st.node._tag === 'Combine') {
       if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
       else block(states.get(st.node.owner)!)
     }
   }
 
-  const complete = (st: State, value: unknown, encoded: unknown): void => {
+  const complete = (st: State, value: unknown, json: string): void => {
     st.status = 'done'
     st.value = value
-    st.encoded = encoded
-    for (const id of st.dependents) {
+    st.json = json
+    for (const id of st.dependents ?? []) {
       const d = states.get(id)!
       if (d.status === 'waiting' && --d.pending === 0) ready(d)
     }
@@ -182,7 +205,7 @@ const interpret = async <M extends Module.AnyModule>(
 
   const add = (node: Graph.Node): E.Either<Errors.SdkError, void> => {
     if (states.has(node.id)) return E.right(undefined)
-    const st: State = { node, status: 'waiting', pending: 0, dependents: [], value: undefined, encoded: undefined }
+    const st: State = { node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined }
     let blocked = false
     for (const d of node.deps) {
       const ds = states.get(d)
@@ -196,7 +219,7 @@ const interpret = async <M extends Module.AnyModule>(
       if (ds.status === 'done') continue
       if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
       st.pending++
-      ds.dependents.push(node.id)
+      ;(ds.dependents ??= []).push(node.id)
     }
     states.set(node.id, st)
     nodes.push(node)
@@ -244,10 +267,10 @@ const interpret = async <M extends Module.AnyModule>(
   const finishWith = async (st: State, codec: t.Mixed, value: unknown, where: Codec.Where, cacheIt: boolean): Promise<void> => {
     const crossed = Codec.cross(codec, value, where)
     if (E.isLeft(crossed)) return fail(st, crossed.left)
-    const hydrated = await store.hydrate(crossed.right.value, signal)
+    const hydrated = await hydrate(codec, crossed.right.value)
     if (E.isLeft(hydrated)) return fail(st, hydrated.left)
     if (cacheIt) cache.put(st.node.id, crossed.right.json)
-    complete(st, hydrated.right, JSON.parse(crossed.right.json))
+    complete(st, hydrated.right, crossed.right.json)
   }
 
   const concatParts = async (parts: unknown): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
@@ -269,22 +292,22 @@ const interpret = async <M extends Module.AnyModule>(
     }
     if (declared === undefined) {
       // run without a declared result: the gathered structure, each piece already crossed its codec
-      const encoded = Graph.substitute(node.shape, (id) => states.get(id)!.encoded)
-      complete(st, values, encoded)
-      finished ??= E.right({ value: values, encoded })
+      const json = JSON.stringify(Graph.substitute(node.shape, (id) => JSON.parse(states.get(id)!.json!) as unknown))
+      complete(st, values, json)
+      finished ??= E.right({ value: values, json })
       return
     }
     const crossed = Codec.cross(declared, combined, where)
     if (E.isLeft(crossed)) return fail(st, crossed.left)
-    const hydrated = await store.hydrate(crossed.right.value, signal)
+    const hydrated = await hydrate(declared, crossed.right.value)
     if (E.isLeft(hydrated)) return fail(st, hydrated.left)
-    const encoded = JSON.parse(crossed.right.json) as unknown
-    complete(st, hydrated.right, encoded)
-    if (ownerState === undefined) finished ??= E.right({ value: hydrated.right, encoded })
+    const json = crossed.right.json
+    complete(st, hydrated.right, json)
+    if (ownerState === undefined) finished ??= E.right({ value: hydrated.right, json })
     else {
-      if (reuse && workOf(work).spec.reuse !== false) cache.put(ownerState.node.id, crossed.right.json)
+      if (reuse && workOf(work).spec.reuse !== false) cache.put(ownerState.node.id, json)
       emit({ type: 'done', id: ownerState.node.id, work, reused: false })
-      complete(ownerState, hydrated.right, encoded)
+      complete(ownerState, hydrated.right, json)
     }
   }
 
@@ -293,18 +316,23 @@ const interpret = async <M extends Module.AnyModule>(
     const spec = def.spec
     // arguments cross their codecs
     const args: Array<unknown> = []
+    const where = whereOf(node.work)
+    let holdsCollections = false
     for (let i = 0; i < node.args.length; i++) {
       const a = node.args[i]!
       const codec: t.Mixed = spec.args[i]
-      const where: Codec.Where = { module: module.name, work: node.work, position: `argument ${i + 1}` }
-      const r = a._tag === 'Json' ? Codec.decode(codec, a.json, where) : E.map((c: Codec.Crossed<unknown>) => c.value)(Codec.cross(codec, Graph.substitute(a.shape, (id) => states.get(id)!.value), where))
+      holdsCollections ||= mayHold(codec)
+      const r = a._tag === 'Json' ? Codec.decode(codec, a.json, where.args[i]!) : E.map((c: Codec.Crossed<unknown>) => c.value)(Codec.cross(codec, Graph.substitute(a.shape, (id) => states.get(id)!.value), where.args[i]!))
       if (E.isLeft(r)) return fail(st, r.left)
       args.push(r.right)
     }
-    const hydrated = await store.hydrate(args, signal)
-    if (E.isLeft(hydrated)) return fail(st, hydrated.left)
-    const callArgs = hydrated.right as Array<unknown>
-    const resultWhere: Codec.Where = { module: module.name, work: node.work, position: 'result' }
+    let callArgs = args
+    if (holdsCollections) {
+      const hydrated = await store.hydrate(args, signal)
+      if (E.isLeft(hydrated)) return fail(st, hydrated.left)
+      callArgs = hydrated.right as Array<unknown>
+    }
+    const resultWhere = where.result
     const canReuse = reuse && spec.reuse !== false
 
     // reuse: a stored result is trusted only if it still decodes and hydrates
@@ -312,11 +340,11 @@ const interpret = async <M extends Module.AnyModule>(
       const stored = cache.get(node.id)
       if (stored !== undefined) {
         const decoded = Codec.decode(spec.returns, stored, resultWhere)
-        const live = E.isRight(decoded) ? await store.hydrate(decoded.right, signal) : decoded
+        const live = E.isRight(decoded) ? await hydrate(spec.returns, decoded.right) : decoded
         if (E.isRight(live)) {
           reused++
           emit({ type: 'done', id: node.id, work: node.work, reused: true })
-          return complete(st, live.right, JSON.parse(stored))
+          return complete(st, live.right, stored)
         }
         cache.forget(node.id)
       }
@@ -326,14 +354,15 @@ const interpret = async <M extends Module.AnyModule>(
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (signal.aborted) return
       if (listener !== undefined) listener({ type: 'start', id: node.id, work: node.work })
-      const rec = Graph.recorder(module, node.id)
+      // the recorder is made on first use: most implementations call no work
+      let rec: Graph.Recorder<Readonly<Record<string, Module.AnyWork>>> | undefined
       let output: ValueStore.OutputWriter | undefined
       const ctx: Module.WorkContext = {
         module: module.name,
         work: node.work,
         callId: node.id,
         signal,
-        call: rec.context.call,
+        call: (w, ...a) => (rec ??= Graph.recorder(module, node.id)).context.call(w, ...a),
         // made on first use: most implementations never write an output collection
         get output() {
           return (output ??= store.outputs(node.id, signal))
@@ -355,7 +384,7 @@ const interpret = async <M extends Module.AnyModule>(
         return fail(st, carriedError?._tag === 'CodecError' ? carriedError : Dispatcher.workFailed(module.name, node.work, node.id, summarize(node), e))
       }
       // calls made by the implementation run even when their futures are dropped
-      for (const c of rec.calls()) {
+      for (const c of rec?.calls() ?? []) {
         const added = add(c)
         if (E.isLeft(added)) return fail(st, added.left)
       }
@@ -400,7 +429,7 @@ const interpret = async <M extends Module.AnyModule>(
   if (E.isLeft(finished)) return finished
   return E.right({
     value: finished.right.value as Module.OutputOf<M>,
-    json: JSON.stringify(finished.right.encoded),
+    json: finished.right.json,
     graph,
     stats,
   })
