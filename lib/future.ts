@@ -149,7 +149,8 @@ const prototype: object = Object.freeze(
  * @since 0.1.0
  */
 export const make = <A>(source: FutureSource): Future<A> => {
-  const future: object = Object.create(prototype, { [TypeId]: { value: source } })
+  const future: object = Object.create(prototype)
+  Object.defineProperty(future, TypeId, { value: source }) // non-enumerable, read-only
   return Object.freeze(future) as Future<A>
 }
 

@@ -69,6 +69,8 @@ const summarize = (node: Graph.CallNode): string => {
 
 const fromThrown = (u: unknown): Errors.SdkError | undefined => Errors.carried(u)
 
+const isThenable = (u: unknown): u is PromiseLike<unknown> => typeof u === 'object' && u !== null && typeof (u as { then?: unknown }).then === 'function'
+
 // -------------------------------------------------------------------------------------
 // interpreter
 // -------------------------------------------------------------------------------------
@@ -242,17 +244,19 @@ const interpret = async <M extends Module.AnyModule>(
     pump()
   }
 
+  const afterCall = (): void => {
+    running--
+    pump()
+    checkDone()
+  }
+
   const pump = (): void => {
     while (running < concurrency && head < queue.length && !signal.aborted) {
       const st = queue[head]!
       queue[head++] = undefined
       running++
       st.status = 'running'
-      void execute(st, st.node as Graph.CallNode).finally(() => {
-        running--
-        pump()
-        checkDone()
-      })
+      execute(st, st.node as Graph.CallNode).then(afterCall, afterCall)
     }
     if (signal.aborted || head === queue.length) {
       queue.length = 0
@@ -263,14 +267,21 @@ const interpret = async <M extends Module.AnyModule>(
     }
   }
 
-  /** crosses `value` through `codec`, hydrates, and completes `st` (caching when asked) */
-  const finishWith = async (st: State, codec: t.Mixed, value: unknown, where: Codec.Where, cacheIt: boolean): Promise<void> => {
+  /**
+   * crosses `value` through `codec`, hydrates, and completes `st` (caching when asked);
+   * synchronous unless hydrating is (no microtask per call for plain JSON values)
+   */
+  const finishWith = (st: State, codec: t.Mixed, value: unknown, where: Codec.Where, cacheIt: boolean): void | Promise<void> => {
     const crossed = Codec.cross(codec, value, where)
     if (E.isLeft(crossed)) return fail(st, crossed.left)
-    const hydrated = await hydrate(codec, crossed.right.value)
-    if (E.isLeft(hydrated)) return fail(st, hydrated.left)
-    if (cacheIt) cache.put(st.node.id, crossed.right.json)
-    complete(st, hydrated.right, crossed.right.json)
+    const json = crossed.right.json
+    const finish = (hydrated: E.Either<Errors.SdkError, unknown>): void => {
+      if (E.isLeft(hydrated)) return fail(st, hydrated.left)
+      if (cacheIt) cache.put(st.node.id, json)
+      complete(st, hydrated.right, json)
+    }
+    const h = hydrate(codec, crossed.right.value)
+    return h instanceof Promise ? h.then(finish) : finish(h)
   }
 
   const concatParts = async (parts: unknown): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
@@ -377,7 +388,8 @@ const interpret = async <M extends Module.AnyModule>(
       let result: unknown
       try {
         executed++
-        result = await def.implementation(...callArgs, ctx)
+        const returned: unknown = def.implementation(...callArgs, ctx)
+        result = isThenable(returned) ? await returned : returned
       } catch (e) {
         const carriedError = fromThrown(e)
         if (attempt < attempts && carriedError === undefined && !signal.aborted) continue
@@ -399,7 +411,8 @@ const interpret = async <M extends Module.AnyModule>(
         if (E.isLeft(c)) return fail(st, c.left)
         result = c.right
       }
-      await finishWith(st, spec.returns, result, resultWhere, canReuse)
+      const finishing = finishWith(st, spec.returns, result, resultWhere, canReuse)
+      if (finishing !== undefined) await finishing
       if (st.status === 'done' && listener !== undefined) listener({ type: 'done', id: node.id, work: node.work, reused: false })
       return
     }
