@@ -33,6 +33,8 @@ export interface RunFlags {
   readonly submit: boolean
   readonly project: string | undefined
   readonly outputName: string | undefined
+  /** the crunch runner: container image of calls whose work names none */
+  readonly image: string | undefined
   /** values given for the params codec's fields, before decoding */
   readonly params: Readonly<Record<string, unknown>>
 }
@@ -171,6 +173,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
     submit: false,
     project: undefined as string | undefined,
     outputName: undefined as string | undefined,
+    image: undefined as string | undefined,
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -226,6 +229,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
       case 'print-graph':
       case 'progress':
       case 'project':
+      case 'image':
       case 'output-name': {
         const v = takeValue()
         if (E.isLeft(v)) return v
@@ -246,6 +250,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
           if (value !== 'auto' && value !== 'json' && value !== 'none') return E.left(usageError(`--progress must be auto, json or none, got "${value}"`))
           flags.progress = value
         } else if (name === 'project') flags.project = value
+        else if (name === 'image') flags.image = value
         else flags.outputName = value
         break
       }
@@ -285,6 +290,12 @@ export const help = (moduleName: string, paramsCodec: t.Mixed, command: string):
     '  --progress <auto|json|none>           progress on stderr (auto: live on a TTY, JSON lines otherwise)',
     '  --verbose                             show stacks of failed calls',
     '  --help                                this text',
+    '',
+    'On Arvados (--dispatcher crunch; configuration from ARVADOS_API_HOST / ARVADOS_API_TOKEN):',
+    '  --submit                              run the runner itself in a container (API: true)',
+    '  --project <uuid>                      project owning the requests and the output',
+    '  --output-name <name>                  name of the final output collection',
+    '  --image <name>                        container image with node >= 20 (default: CRUNCH_IMAGE or node:20-slim)',
   )
   return lines.join('\n') + '\n'
 }

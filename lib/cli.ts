@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Fs from 'node:fs'
+import * as Os from 'node:os'
 import * as Path from 'node:path'
 import * as Url from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
@@ -112,6 +113,7 @@ const exitWith = (error: Errors.SdkError, verbose: boolean): void => {
  * @since 0.1.0
  */
 export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<string>, options: MainOptions = {}): Promise<void> => {
+  if (process.env['CRUNCH_ROLE'] === 'work') return runWorkRole(module)
   const parsed = Flags.parse(argv, module.params)
   if (E.isLeft(parsed)) return exitWith(parsed.left, false)
   const flags = parsed.right
@@ -144,10 +146,21 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   }
 
   const cacheDir = flags.cacheDir ?? Path.resolve('.crunch')
-  const chosen = Auto.autoDispatcher(
-    { env: process.env, requested: flags.dispatcher, local: { cacheDir, ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }) } },
-    options.makers ?? { local: Local.make },
-  )
+  const autoInput: Auto.AutoInput = { env: process.env, requested: flags.dispatcher, local: { cacheDir, ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }) } }
+  let makers = options.makers ?? { local: Local.make }
+  const choice = Auto.choose(autoInput)
+  if (E.isRight(choice) && choice.right === 'crunch' && makers.crunch === undefined) {
+    // loaded only when asked for: a local run never loads the Arvados client
+    const Crunch = await import('./dispatchers/crunch/index.js')
+    const script = process.argv[1] ?? ''
+    makers = {
+      ...makers,
+      crunch: (env) => Crunch.fromCommandLine({ script, env, home: Os.homedir(), submit: flags.submit, project: flags.project, outputName: flags.outputName, image: flags.image }),
+    }
+  } else if (flags.submit || flags.project !== undefined || flags.outputName !== undefined || flags.image !== undefined) {
+    if (E.isRight(choice) && choice.right === 'local') return exitWith(Flags.usageError('--submit, --project, --output-name and --image are options of the crunch dispatcher', 'add --dispatcher crunch'), false)
+  }
+  const chosen = Auto.autoDispatcher(autoInput, makers)
   if (E.isLeft(chosen)) return exitWith(chosen.left, false)
 
   const controller = new AbortController()
@@ -181,6 +194,30 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   } finally {
     process.off('SIGINT', onSigint)
     process.off('beforeExit', onBeforeExit)
+  }
+}
+
+/**
+ * The work role, inside a container made by the crunch runner: runs the call in the container's
+ * call file and writes its result; a failure is one message on stderr and exit code 1.
+ *
+ * @category interpreters
+ * @since 0.1.0
+ */
+const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
+  const WorkRole = await import('./dispatchers/crunch/work-role.js')
+  const controller = new AbortController()
+  const onTerm = (): void => controller.abort('terminated (SIGTERM)')
+  process.on('SIGTERM', onTerm)
+  try {
+    const started = Date.now()
+    const r = await WorkRole.run(module, WorkRole.containerPaths, controller.signal, (e) => {
+      if (e.type === 'log') process.stderr.write(`${Errors.redact(e.message)}\n`)
+    })
+    if (E.isLeft(r)) return exitWith(r.left, true)
+    process.stderr.write(`arvados-crunch: ${r.right.kind} result written in ${Date.now() - started} ms\n`)
+  } finally {
+    process.off('SIGTERM', onTerm)
   }
 }
 

@@ -449,7 +449,7 @@ export const make = (config: Config.Config, options: Options = {}): KeepClient =
             'ARV_KEEP_REPLICAS',
             `wrote block ${block} with ${stored} of ${wanted} wanted replicas (request ${requestId})`,
             { block, attempts: log, stored, wanted, locator: signed },
-            { details: log.map((a) => Errors.redact(`${a.service}: ${a.outcome}`, secrets)), hint: 'fewer writable Keep services answered than replicas were asked for; ask for fewer replicas or retry later' },
+            { details: log.map((a) => Errors.redact(`${a.service}: ${a.outcome}`, secrets)), hint: 'fewer writable Keep services answered than replicas were asked for; ask for fewer replicas (the crunch dispatcher: CRUNCH_KEEP_REPLICAS=1 on a single-copy cluster) or retry later' },
           ),
         )
       }

@@ -1,0 +1,146 @@
+/**
+ * The user's script as one file, in Keep. `build` bundles the script (TypeScript allowed) and
+ * everything it imports with esbuild into a single ESM file; `upload` stores it as a collection
+ * holding `main.mjs`. The bundle is reproducible: paths in it are relative to the project root
+ * (the nearest directory with a package.json), it has no timestamps, and the same sources give
+ * the same bytes — so the same portable data hash, the same container requests, and Arvados
+ * reuses containers of unchanged code.
+ *
+ * esbuild is loaded only when bundling (never inside a container, which runs the bundle).
+ *
+ * @since 0.1.0
+ */
+import * as Crypto from 'node:crypto'
+import * as Fs from 'node:fs'
+import * as Path from 'node:path'
+import * as E from 'fp-ts/lib/Either.js'
+import type * as Client from '../../arvados/client.js'
+import * as Pdh from '../../collections/pdh.js'
+import * as Errors from '../../errors.js'
+import type * as Keep from '../../keep/client.js'
+import * as Locator from '../../keep/locator.js'
+import type * as Request from './request.js'
+
+// -------------------------------------------------------------------------------------
+// constants
+// -------------------------------------------------------------------------------------
+
+/**
+ * Name of the bundled script inside its collection.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const FILE = 'main.mjs'
+
+// node's `require` for CommonJS dependencies inside an ESM bundle
+const BANNER = "import { createRequire as __arvadosCrunchRequire } from 'node:module';\nconst require = __arvadosCrunchRequire(import.meta.url);"
+
+// -------------------------------------------------------------------------------------
+// errors
+// -------------------------------------------------------------------------------------
+
+const bundleError = (script: string, message: string, details: ReadonlyArray<string>, cause?: unknown) =>
+  Errors.make('BundleError', 'ARV_CRUNCH_BUNDLE', `cannot bundle ${script}: ${message}`, { script }, {
+    details,
+    hint: 'the script and what it imports must build with esbuild (run it locally first: crunch run <script> --dispatcher local)',
+    ...(cause === undefined ? {} : { cause }),
+  })
+
+// -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+/**
+ * The nearest directory at or above the script's that has a package.json (else the script's).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const projectRoot = (script: string): string => {
+  const start = Path.dirname(Path.resolve(script))
+  for (let dir = start; ; dir = Path.dirname(dir)) {
+    if (Fs.existsSync(Path.join(dir, 'package.json'))) return dir
+    if (Path.dirname(dir) === dir) return start
+  }
+}
+
+/**
+ * The manifest of a bundle collection (unsigned) and its portable data hash. Pure.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const manifestOf = (bytes: Uint8Array): { readonly manifest: string; readonly pdh: string; readonly locator: string } => {
+  const locator = `${Crypto.createHash('md5').update(bytes).digest('hex')}+${bytes.length}`
+  const manifest = `. ${locator} 0:${bytes.length}:${FILE}\n`
+  return { manifest, pdh: Pdh.of(manifest), locator }
+}
+
+// -------------------------------------------------------------------------------------
+// interpreters
+// -------------------------------------------------------------------------------------
+
+/**
+ * Bundles `script` into one ESM file (bytes).
+ *
+ * @category interpreters
+ * @since 0.1.0
+ */
+export const build = async (script: string): Promise<E.Either<Errors.SdkError, Uint8Array>> => {
+  let esbuild: typeof import('esbuild')
+  try {
+    esbuild = await import('esbuild')
+  } catch (cause) {
+    return E.left(bundleError(script, 'esbuild is not installed', [], cause))
+  }
+  try {
+    const r = await esbuild.build({
+      entryPoints: [Path.resolve(script)],
+      absWorkingDir: projectRoot(script),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      write: false,
+      external: ['esbuild', 'tsx', 'tsx/*'],
+      banner: { js: BANNER },
+      legalComments: 'none',
+      charset: 'utf8',
+      logLevel: 'silent',
+    })
+    const out = r.outputFiles[0]
+    if (out === undefined) return E.left(bundleError(script, 'esbuild produced no output', []))
+    return E.right(out.contents)
+  } catch (cause) {
+    const errors = (cause as { errors?: ReadonlyArray<{ text: string; location?: { file: string; line: number } | null }> }).errors ?? []
+    return E.left(bundleError(script, errors[0]?.text ?? (cause instanceof Error ? cause.message : 'esbuild failed'), errors.slice(0, 5).map((e) => `${e.location === null || e.location === undefined ? '' : `${e.location.file}:${e.location.line}: `}${e.text}`), cause))
+  }
+}
+
+/**
+ * Stores the bundle as a collection (unless a readable one with the same content exists).
+ *
+ * @category interpreters
+ * @since 0.1.0
+ */
+export const upload = async (
+  bytes: Uint8Array,
+  api: Client.ArvadosClient,
+  keep: Keep.KeepClient,
+  project: string | undefined,
+): Promise<E.Either<Errors.SdkError, Request.Bundle>> => {
+  const { pdh } = manifestOf(bytes)
+  const existing = await api.collections.list({ filters: [['portable_data_hash', '=', pdh]], select: ['uuid'], limit: 1 })()
+  if (E.isLeft(existing)) return existing
+  if (existing.right.items.length > 0) return E.right({ pdh, file: FILE })
+  const stored = await keep.put(bytes)()
+  if (E.isLeft(stored)) return stored
+  const manifest = `. ${Locator.format(stored.right.locator)} 0:${bytes.length}:${FILE}\n`
+  const created = await api.collections.create(
+    { manifest_text: manifest, name: `arvados-crunch bundle ${pdh}`, ...(project === undefined ? {} : { owner_uuid: project }) },
+    { ensure_unique_name: true, createId: `bundle-${pdh}` },
+  )()
+  if (E.isLeft(created)) return created
+  return E.right({ pdh, file: FILE })
+}
