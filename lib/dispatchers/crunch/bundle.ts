@@ -106,6 +106,9 @@ export const build = async (script: string): Promise<E.Either<Errors.SdkError, U
       external: ['esbuild', 'tsx', 'tsx/*'],
       banner: { js: BANNER },
       legalComments: 'none',
+      // stacks from a container name the user's files and lines (node --enable-source-maps)
+      sourcemap: 'inline',
+      sourcesContent: false,
       charset: 'utf8',
       logLevel: 'silent',
     })

@@ -13,11 +13,15 @@
  *
  * @since 0.1.0
  */
+import * as Os from 'node:os'
+import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import * as Client from '../../arvados/client.js'
 import type * as Config from '../../arvados/config.js'
 import * as ConfigFile from '../../arvados/config-file.js'
+import * as Codec from '../../codec.js'
+import * as Store from '../../collections/store.js'
 import type * as Dispatcher from '../../dispatcher.js'
 import * as Errors from '../../errors.js'
 import * as Keep from '../../keep/client.js'
@@ -65,6 +69,8 @@ export interface CrunchOptions {
   readonly bundle?: Request.Bundle | undefined
   /** inside a submitted runner: publish the final output as the container's output */
   readonly publishToContainer?: boolean | undefined
+  /** local store where directories given as collections are ingested before their upload (default: the shared temp store) */
+  readonly uploadStore?: string | undefined
   readonly client?: Client.Options
 }
 
@@ -139,6 +145,14 @@ export const make = (options: CrunchOptions): Dispatcher.Dispatcher => ({
   run: <M extends Module.AnyModule>(module: M, params: unknown, runOptions: Dispatcher.RunOptions = {}): TE.TaskEither<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>>> => async () => {
     const s = settings(options)
     if (E.isLeft(s)) return s
+    // a parameter that does not fit fails before anything is bundled or sent
+    const checked = Codec.decodeUnknown(module.params, params, { module: module.name, work: 'run', position: 'parameters' })
+    if (E.isLeft(checked)) return checked
+    // so does a work option this backend cannot honour, whichever stage would reach it
+    for (const [name, w] of Object.entries(module.work as Readonly<Record<string, Module.AnyWork>>)) {
+      const r = Request.resources(module.name, name, w.spec)
+      if (E.isLeft(r)) return r
+    }
     let config = options.config
     if (config === undefined) {
       const loaded = await ConfigFile.load(options.env, options.home)()
@@ -166,7 +180,9 @@ export const make = (options: CrunchOptions): Dispatcher.Dispatcher => ({
         pollMs: s.right.pollMs,
         minPollMs: Math.min(s.right.pollMs, 250),
         priority: s.right.priority,
+        replicas: s.right.replicas,
         publishToContainer: options.publishToContainer === true,
+        uploads: options.publishToContainer === true ? undefined : Store.make(options.uploadStore ?? Path.join(Os.tmpdir(), 'arvados-crunch', 'store')),
       }
       if (options.submit === true) return await Submit.submit(rc, module, params, runOptions)
       return await Runner.interpret(rc, module, params, runOptions)

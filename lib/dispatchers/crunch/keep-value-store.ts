@@ -2,7 +2,8 @@
  * ValueStores of the crunch dispatcher.
  *
  * - `runner`: collections live in Keep. A portable data hash or collection UUID is resolved
- *   through the API (once per run: resolved collections are kept by hash), blocks are read
+ *   through the API (once per run: resolved collections are kept by hash), a local directory
+ *   is uploaded (when the runner runs on the user's machine, see `upload.ts`), blocks are read
  *   from Keep (verified), concatenation merges manifests without copying blocks and saves the
  *   result as a collection. The runner runs no implementation, so it has no output writer.
  * - `work`: inside a container. Collection arguments are the call file's manifests backed by
@@ -29,6 +30,7 @@ import * as Errors from '../../errors.js'
 import type * as Keep from '../../keep/client.js'
 import type * as ValueStore from '../../value-store.js'
 import * as Request from './request.js'
+import * as Upload from './upload.js'
 import type * as ResultFile from './result-file.js'
 
 // -------------------------------------------------------------------------------------
@@ -60,8 +62,8 @@ const noOutputs = (what: string) =>
   Errors.make('NoCollectionStoreError', 'ARV_NO_COLLECTION_STORE', `${what} is not available in the crunch runner: implementations run in containers`, {}, {})
 
 const pathReference = (text: string) =>
-  Errors.make('CollectionReferenceError', 'ARV_PATH_NOT_ON_ARVADOS', `the local path ${PathSafety.show(text)} cannot be used on Arvados`, { reference: text }, {
-    hint: 'upload the directory first (arv-put) and pass its portable data hash or collection UUID',
+  Errors.make('CollectionReferenceError', 'ARV_PATH_NOT_ON_ARVADOS', `the local path ${PathSafety.show(text)} cannot be used here: only the runner on this machine uploads local directories`, { reference: text }, {
+    hint: 'pass local directories as parameters of the run (the runner uploads them), or upload with arv-put and pass the portable data hash or collection UUID',
   })
 
 const concatError = (cause: Errors.SdkError) =>
@@ -77,7 +79,7 @@ const concatError = (cause: Errors.SdkError) =>
  * @category constructors
  * @since 0.1.0
  */
-export const runner = (api: Client.ArvadosClient, keep: Keep.KeepClient, project: string | undefined): RunnerStore => {
+export const runner = (api: Client.ArvadosClient, keep: Keep.KeepClient, project: string | undefined, uploads?: Store.Store): RunnerStore => {
   const byPdh = new Map<string, Collection.Collection>()
   const source: Collection.BlockSource = { readBlock: (locator) => keep.get(locator)() }
   const remember = (manifestText: string): E.Either<Errors.SdkError, Collection.Collection> => {
@@ -98,8 +100,18 @@ export const runner = (api: Client.ArvadosClient, keep: Keep.KeepClient, project
     const known = byPdh.get(pdh)
     return known !== undefined ? E.right(known) : fetch(pdh)
   }
-  const resolveRef: Reference.Resolve = (ref: Codec.Reference) =>
-    ref.kind === 'pdh' ? resolve(ref.text) : ref.kind === 'uuid' ? fetch(ref.text) : Promise.resolve(E.left(pathReference(ref.text)))
+  const uploaded = new Map<string, Promise<E.Either<Errors.SdkError, Collection.Collection>>>()
+  const upload = (dir: string, signal: AbortSignal): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+    if (uploads === undefined) return Promise.resolve(E.left(pathReference(dir)))
+    const key = Path.resolve(dir)
+    const known = uploaded.get(key)
+    if (known !== undefined) return known
+    const p = Upload.directory(dir, uploads, api, keep, project, signal).then((c) => (E.isRight(c) ? remember(c.right.manifestText) : c))
+    uploaded.set(key, p)
+    return p
+  }
+  const resolveRef: Reference.Resolve = (ref: Codec.Reference, signal: AbortSignal) =>
+    ref.kind === 'pdh' ? resolve(ref.text) : ref.kind === 'uuid' ? fetch(ref.text) : upload(ref.text, signal)
   const save = async (manifestText: string, name: string): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
     const created = await api.collections.create({ manifest_text: manifestText, name, ...(project === undefined ? {} : { owner_uuid: project }) }, { ensure_unique_name: true })()
     if (E.isLeft(created)) return created

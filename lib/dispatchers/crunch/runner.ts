@@ -20,6 +20,7 @@ import * as Codec from '../../codec.js'
 import * as Collection from '../../collections/collection.js'
 import * as Pdh from '../../collections/pdh.js'
 import * as Reference from '../../collections/reference.js'
+import type * as Store from '../../collections/store.js'
 import * as Dispatcher from '../../dispatcher.js'
 import * as Errors from '../../errors.js'
 import * as Graph from '../../graph.js'
@@ -53,8 +54,12 @@ export interface RunnerContext {
   /** first interval between polls, ms: it grows by half while nothing finishes, up to `pollMs` */
   readonly minPollMs: number
   readonly priority: number
+  /** copies of each block the runner writes */
+  readonly replicas: number
   /** inside a container: publish the final output as the container's output */
   readonly publishToContainer: boolean
+  /** where local directories given as collections are ingested before their upload (none inside a container) */
+  readonly uploads?: Store.Store | undefined
 }
 
 /**
@@ -142,7 +147,7 @@ export const interpret = async <M extends Module.AnyModule>(
   runOptions: Dispatcher.RunOptions,
 ): Promise<E.Either<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>> & { readonly recorded: Recorded }>> => {
   const { api } = rc
-  const store = KeepValueStore.runner(api, rc.keep, rc.project)
+  const store = KeepValueStore.runner(api, rc.keep, rc.project, rc.uploads)
   const keepGoing = runOptions.keepGoing === true
   const reuse = runOptions.reuse !== false
   const emit = runOptions.onEvent ?? (() => undefined)
@@ -586,7 +591,13 @@ export const record = async (rc: RunnerContext, moduleName: string, value: unkno
     manifest = `. ${Locator.format(stored.right.locator)} 0:${bytes.length}:${ResultFile.RESULT_FILE}\n`
   }
   const created = await rc.api.collections.create(
-    { manifest_text: manifest, name: rc.outputName ?? `Output of ${moduleName}`, ...(rc.project === undefined ? {} : { owner_uuid: rc.project }), properties: { type: 'output', arvados_crunch_module: moduleName } },
+    {
+      manifest_text: manifest,
+      // a submitted runner's request names the final copy (output_name); this one is its source
+      name: rc.publishToContainer ? `Output of ${moduleName} (published by its runner container)` : (rc.outputName ?? `Output of ${moduleName}`),
+      ...(rc.project === undefined ? {} : { owner_uuid: rc.project }),
+      properties: { type: 'output', arvados_crunch_module: moduleName },
+    },
     { ensure_unique_name: true },
   )()
   if (E.isLeft(created)) return created

@@ -55,6 +55,7 @@ export const runnerRequest = (input: {
   readonly outputName: string | undefined
   readonly priority: number
   readonly pollMs: number
+  readonly replicas: number
   readonly reuse: boolean
   readonly keepGoing: boolean
 }): Request.Attributes => ({
@@ -63,6 +64,7 @@ export const runnerRequest = (input: {
   priority: input.priority,
   command: [
     'node',
+    '--enable-source-maps',
     `${Request.BUNDLE_DIR}/${input.bundle.file}`,
     '--params',
     PARAMS_FILE,
@@ -80,6 +82,7 @@ export const runnerRequest = (input: {
     CRUNCH_BUNDLE: input.bundle.pdh,
     CRUNCH_IMAGE: input.image,
     CRUNCH_POLL_MS: String(input.pollMs),
+    CRUNCH_KEEP_REPLICAS: String(input.replicas),
     HOME: Request.TMP_DIR,
     TMPDIR: Request.TMP_DIR,
   },
@@ -128,7 +131,7 @@ export const submit = async <M extends Module.AnyModule>(
 ): Promise<E.Either<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>>>> => {
   const emit = runOptions.onEvent ?? (() => undefined)
   const signal = runOptions.signal ?? new AbortController().signal
-  const store = KeepValueStore.runner(rc.api, rc.keep, rc.project)
+  const store = KeepValueStore.runner(rc.api, rc.keep, rc.project, rc.uploads)
 
   // the parameters cross their codec here: a bad flag or a local path fails before submitting
   const where: Codec.Where = { module: module.name, work: 'run', position: 'parameters' }
@@ -148,6 +151,7 @@ export const submit = async <M extends Module.AnyModule>(
     outputName: rc.outputName,
     priority: rc.priority,
     pollMs: rc.pollMs,
+    replicas: rc.replicas,
     reuse: runOptions.reuse !== false,
     keepGoing: runOptions.keepGoing === true,
   })
