@@ -96,12 +96,13 @@ const shell = (command: string, cwd: string): Promise<{ code: number | null; std
     let stderr = ''
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    // a command killed by a signal reports 128 + its number, as a shell does (`# exit 137` for SIGKILL)
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal === null ? null : 128 + Os.constants.signals[signal]), stdout, stderr }))
   })
 
 const localize = (command: string, scratch: string): string =>
   command
-    .replace(/^crunch /, `node ${bin} `)
+    .replace(/^((?:[A-Z_]+=\S*\s+)*)crunch /, `$1node ${bin} `)
     .replace(/^node --import tsx /, `node --import ${tsxLoader} `)
     .replace(/(^|\s)samples\//g, `$1${root}/samples/`)
     .replaceAll('/tmp/crunch-docs', scratch)
@@ -201,17 +202,21 @@ Cancel('should stop a running call and exit 130 with ARV_CANCELLED on SIGINT', a
     })
     let stderr = ''
     let stdout = ''
+    let interrupted = false
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
     child.stderr.on('data', (b: Buffer) => {
       stderr += b.toString()
-      // interrupt once the slow call has started, as a user pressing Ctrl-C would
-      if (stderr.includes('"message":"waiting"')) child.kill('SIGINT')
+      // interrupt once (a second Ctrl-C means "exit at once") after the slow call has started
+      if (!interrupted && stderr.includes('"message":"waiting"')) {
+        interrupted = true
+        child.kill('SIGINT')
+      }
     })
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
     assert.is(code, 130)
     assert.is(stdout, '')
-    const lines = stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{"type":"progress"'))
-    const shown = tidy(Fs.readFileSync(Path.join(root, 'docs/concepts/dispatchers.md'), 'utf8').split('<!-- cancellation output -->')[1]!.split('```text')[1]!.split('```')[0]!.split('\n'))
+    const lines = outputLines('', stderr)
+    const shown = tidy(Fs.readFileSync(Path.join(root, 'docs/concepts/dispatchers.md'), 'utf8').split('<!-- cancellation output -->')[1]!.split('```text\n')[1]!.split('```')[0]!.split('\n'))
     assert.ok(matches(normalizeIds(shown), normalizeIds(lines)), `stderr differs from the page:\n${lines.join('\n')}\n--- page:\n${shown.join('\n')}`)
   } finally {
     Fs.rmSync(cwd, { recursive: true, force: true })
@@ -241,7 +246,7 @@ CodeChange('should run a changed work and everything downstream of it again', as
     const changed = await run()
     assert.is(changed.code, 0, changed.stderr)
     const again = await run()
-    const page = Fs.readFileSync(Path.join(root, 'docs/concepts/reuse.md'), 'utf8').split('<!-- code change output -->')[1]!.split('```text')[1]!.split('```')[0]!
+    const page = Fs.readFileSync(Path.join(root, 'docs/concepts/reuse.md'), 'utf8').split('<!-- code change output -->')[1]!.split('```text\n')[1]!.split('```')[0]!
     const shown = tidy(page.split('\n'))
     assert.equal([summary(first.stderr), summary(changed.stderr), summary(again.stderr)], shown)
     assert.equal(JSON.parse(changed.stdout), { total: 5, note: 'sum of 2 squares' })
