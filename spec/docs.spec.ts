@@ -86,6 +86,9 @@ const consoleBlocks = (text: string): ReadonlyArray<Step> => {
 const cleanEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }
   for (const k of Object.keys(env)) if (k.startsWith('ARVADOS_') || k.startsWith('CRUNCH_')) delete env[k]
+  // no Arvados settings file is in reach either: no example can reach a real cluster
+  env['XDG_CONFIG_HOME'] = '/nonexistent/crunch-docs'
+  env['XDG_CONFIG_DIRS'] = '/nonexistent/crunch-docs'
   return env
 }
 
