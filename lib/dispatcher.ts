@@ -118,6 +118,17 @@ export const runFailed = (module: string, failures: ReadonlyArray<Errors.SdkErro
   )
 
 /**
+ * A node depends on a future this run did not make.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const foreignFuture = (node: Graph.Node, nodeId: string) =>
+  Errors.make('ForeignFutureError', 'ARV_FOREIGN_FUTURE', `a future passed to ${node._tag === 'Call' ? `work "${node.work}"` : 'an output'} was not made in this run`, { nodeId }, {
+    hint: 'futures belong to the run that made them; do not keep them across runs or share them between modules',
+  })
+
+/**
  * @category errors
  * @since 0.1.0
  */

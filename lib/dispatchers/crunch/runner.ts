@@ -291,11 +291,7 @@ export const interpret = async <M extends Module.AnyModule>(
     for (const d of node.deps) {
       const ds = states.get(d)
       if (ds === undefined) {
-        return E.left(
-          Errors.make('ForeignFutureError', 'ARV_FOREIGN_FUTURE', `a future passed to ${node._tag === 'Call' ? `work "${node.work}"` : 'an output'} was not made in this run`, { nodeId: d }, {
-            hint: 'futures belong to the run that made them; do not keep them across runs or share them between modules',
-          }),
-        )
+        return E.left(Dispatcher.foreignFuture(node, d))
       }
       if (ds.status === 'done') continue
       if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
