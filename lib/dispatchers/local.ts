@@ -51,12 +51,47 @@ interface State {
   readonly node: Graph.Node
   status: Status
   pending: number
-  /** ids of the nodes waiting on this one (made on first use) */
-  dependents: Array<string> | undefined
+  /** the nodes waiting on this one (made on first use) */
+  dependents: Array<State> | undefined
   value: unknown
   /** JSON text of the value as it crossed its codec */
   json: string | undefined
 }
+
+/** what every call of one work needs, made once per work and run */
+interface Plan {
+  readonly def: Module.AnyWork
+  /** where each argument crosses */
+  readonly args: ReadonlyArray<Codec.Where>
+  readonly result: Codec.Where
+  /** whether any argument, or the result, may hold collections (and so needs hydrating) */
+  readonly argsHold: boolean
+  readonly resultHolds: boolean
+  /** the work declares a collection result: a returned list is concatenated */
+  readonly concatenates: boolean
+  readonly canReuse: boolean
+  readonly attempts: number
+}
+
+/** a step of a call: nothing when it finished synchronously, else its continuation */
+type Step = void | Promise<void>
+
+const lazy = Symbol('arvados-crunch/local-call')
+
+/** the parts of a call's context made on first use */
+interface Lazy {
+  rec: Graph.Recorder<Readonly<Record<string, Module.AnyWork>>> | undefined
+  call: Module.CallFn | undefined
+  output: ValueStore.OutputWriter | undefined
+  log: ((message: string) => void) | undefined
+  path: ((target: Collection.Collection | Collection.CollectionFile) => Promise<string>) | undefined
+}
+
+interface CallContext extends Module.WorkContext {
+  [lazy]: Lazy | undefined
+}
+
+const lazyOf = (ctx: CallContext): Lazy => (ctx[lazy] ??= { rec: undefined, call: undefined, output: undefined, log: undefined, path: undefined })
 
 // -------------------------------------------------------------------------------------
 // utils
@@ -150,16 +185,27 @@ const interpret = async <M extends Module.AnyModule>(
   }
   const hydrate = (codec: t.Mixed | undefined, value: unknown): Promise<E.Either<Errors.SdkError, unknown>> | E.Either<Errors.SdkError, unknown> =>
     mayHold(codec) ? store.hydrate(value, signal) : E.right(value)
-  // the Where of each argument and of the result, per work, made once
-  const wheres = new Map<string, { readonly args: ReadonlyArray<Codec.Where>; readonly result: Codec.Where }>()
-  const whereOf = (work: string) => {
-    let w = wheres.get(work)
-    if (w === undefined) {
-      const n = (workOf(work).spec.args as ReadonlyArray<t.Mixed>).length
-      w = { args: Array.from({ length: n }, (_, i) => ({ module: module.name, work, position: `argument ${i + 1}` })), result: { module: module.name, work, position: 'result' } }
-      wheres.set(work, w)
+  // what every call of a work needs, made once per work
+  const plans = new Map<string, Plan>()
+  const planOf = (name: string): Plan => {
+    let p = plans.get(name)
+    if (p === undefined) {
+      const def = workOf(name)
+      const spec = def.spec
+      const codecs = spec.args as ReadonlyArray<t.Mixed>
+      p = {
+        def,
+        args: codecs.map((_, i) => ({ module: module.name, work: name, position: `argument ${i + 1}` })),
+        result: { module: module.name, work: name, position: 'result' },
+        argsHold: codecs.some(mayHold),
+        resultHolds: mayHold(spec.returns),
+        concatenates: Codec.declaresCollection(spec.returns),
+        canReuse: reuse && spec.reuse !== false,
+        attempts: 1 + Math.max(0, spec.retries ?? 0),
+      }
+      plans.set(name, p)
     }
-    return w
+    return p
   }
   const declaredOf = (owner: string): t.Mixed | undefined => (owner === 'run' ? module.returns : workOf((states.get(owner)!.node as Graph.CallNode).work).spec.returns)
 
@@ -167,15 +213,18 @@ const interpret = async <M extends Module.AnyModule>(
     if (inFlight === 0 && running === 0 && head === queue.length) settle()
   }
 
+  const blockOwner = (st: State): void => {
+    if (st.node._tag !== 'Combine') return
+    if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
+    else block(states.get(st.node.owner)!)
+  }
+
   const block = (st: State): void => {
     if (st.status === 'blocked' || st.status === 'failed' || st.status === 'done') return
     st.status = 'blocked'
     if (st.node._tag === 'Call') skipped++
-    for (const d of st.dependents ?? []) block(states.get(d)!)
-    if (st.node._tag === 'Combine') {
-      if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
-      else block(states.get(st.node.owner)!)
-    }
+    for (const d of st.dependents ?? []) block(d)
+    blockOwner(st)
   }
 
   const fail = (st: State, error: Errors.SdkError): void => {
@@ -188,19 +237,18 @@ const interpret = async <M extends Module.AnyModule>(
       controller.abort('a call failed')
       return
     }
-    for (const d of st.dependents ?? []) block(states.get(d)!)
-    if (st.node._tag === 'Combine') {
-      if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
-      else block(states.get(st.node.owner)!)
-    }
+    for (const d of st.dependents ?? []) block(d)
+    blockOwner(st)
   }
 
   const complete = (st: State, value: unknown, json: string): void => {
     st.status = 'done'
     st.value = value
     st.json = json
-    for (const id of st.dependents ?? []) {
-      const d = states.get(id)!
+    const dependents = st.dependents
+    if (dependents === undefined) return
+    for (let i = 0; i < dependents.length; i++) {
+      const d = dependents[i]!
       if (d.status === 'waiting' && --d.pending === 0) ready(d)
     }
   }
@@ -209,11 +257,12 @@ const interpret = async <M extends Module.AnyModule>(
     if (states.has(node.id)) return E.right(undefined)
     const st: State = { node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined }
     let blocked = false
-    for (const d of node.deps) {
-      const ds = states.get(d)
+    const deps = node.deps
+    for (let i = 0; i < deps.length; i++) {
+      const ds = states.get(deps[i]!)
       if (ds === undefined) {
         return E.left(
-          Errors.make('ForeignFutureError', 'ARV_FOREIGN_FUTURE', `a future passed to ${node._tag === 'Call' ? `work "${node.work}"` : 'an output'} was not made in this run`, { nodeId: d }, {
+          Errors.make('ForeignFutureError', 'ARV_FOREIGN_FUTURE', `a future passed to ${node._tag === 'Call' ? `work "${node.work}"` : 'an output'} was not made in this run`, { nodeId: deps[i] }, {
             hint: 'futures belong to the run that made them; do not keep them across runs or share them between modules',
           }),
         )
@@ -221,7 +270,9 @@ const interpret = async <M extends Module.AnyModule>(
       if (ds.status === 'done') continue
       if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
       st.pending++
-      ;(ds.dependents ??= []).push(node.id)
+      // an exact one-element array for the usual single dependent
+      if (ds.dependents === undefined) ds.dependents = [st]
+      else ds.dependents.push(st)
     }
     states.set(node.id, st)
     nodes.push(node)
@@ -250,13 +301,27 @@ const interpret = async <M extends Module.AnyModule>(
     checkDone()
   }
 
+  // Calls that finish synchronously (a synchronous implementation, a plain JSON result) are
+  // done inside this loop, with no promise and no microtask; only calls that await get a
+  // continuation. The loop is not re-entered: calls made ready while it runs (complete →
+  // ready → pump) are picked up by the running loop, so the stack stays flat.
+  let pumping = false
   const pump = (): void => {
+    if (pumping) return
+    pumping = true
     while (running < concurrency && head < queue.length && !signal.aborted) {
       const st = queue[head]!
       queue[head++] = undefined
       running++
       st.status = 'running'
-      execute(st, st.node as Graph.CallNode).then(afterCall, afterCall)
+      let step: Step
+      try {
+        step = execute(st, st.node as Graph.CallNode)
+      } catch {
+        step = undefined // as a rejected call before: the call stays unfinished
+      }
+      if (step === undefined) running--
+      else step.then(afterCall, afterCall)
     }
     if (signal.aborted || head === queue.length) {
       queue.length = 0
@@ -265,23 +330,7 @@ const interpret = async <M extends Module.AnyModule>(
       queue.splice(0, head)
       head = 0
     }
-  }
-
-  /**
-   * crosses `value` through `codec`, hydrates, and completes `st` (caching when asked);
-   * synchronous unless hydrating is (no microtask per call for plain JSON values)
-   */
-  const finishWith = (st: State, codec: t.Mixed, value: unknown, where: Codec.Where, cacheIt: boolean): void | Promise<void> => {
-    const crossed = Codec.cross(codec, value, where)
-    if (E.isLeft(crossed)) return fail(st, crossed.left)
-    const json = crossed.right.json
-    const finish = (hydrated: E.Either<Errors.SdkError, unknown>): void => {
-      if (E.isLeft(hydrated)) return fail(st, hydrated.left)
-      if (cacheIt) cache.put(st.node.id, json)
-      complete(st, hydrated.right, json)
-    }
-    const h = hydrate(codec, crossed.right.value)
-    return h instanceof Promise ? h.then(finish) : finish(h)
+    pumping = false
   }
 
   const concatParts = async (parts: unknown): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
@@ -322,100 +371,154 @@ const interpret = async <M extends Module.AnyModule>(
     }
   }
 
-  const execute = async (st: State, node: Graph.CallNode): Promise<void> => {
-    const def = workOf(node.work)
-    const spec = def.spec
-    // arguments cross their codecs
-    const args: Array<unknown> = []
-    const where = whereOf(node.work)
-    let holdsCollections = false
-    for (let i = 0; i < node.args.length; i++) {
-      const a = node.args[i]!
-      const codec: t.Mixed = spec.args[i]
-      holdsCollections ||= mayHold(codec)
-      const r = a._tag === 'Json' ? Codec.decode(codec, a.json, where.args[i]!) : E.map((c: Codec.Crossed<unknown>) => c.value)(Codec.cross(codec, Graph.substitute(a.shape, (id) => states.get(id)!.value), where.args[i]!))
-      if (E.isLeft(r)) return fail(st, r.left)
-      args.push(r.right)
-    }
-    let callArgs = args
-    if (holdsCollections) {
-      const hydrated = await store.hydrate(args, signal)
-      if (E.isLeft(hydrated)) return fail(st, hydrated.left)
-      callArgs = hydrated.right as Array<unknown>
-    }
-    const resultWhere = where.result
-    const canReuse = reuse && spec.reuse !== false
+  // -- one call, in steps: each step returns at once when it finishes synchronously, or the
+  // promise of its continuation. Steps are functions of the run (made once), not per call.
 
+  // the context an implementation receives: own fields for the data, and `call`, `output`,
+  // `log` and `path` made on first use by getters of one shared prototype (most
+  // implementations use none of them, and a closure per call is costly at 100,000 calls)
+  const contextPrototype: object = Object.freeze({
+    get call(): Module.CallFn {
+      const self = this as unknown as CallContext
+      return lazyOf(self).call ??= (w, ...a) => recorderOf(self).context.call(w, ...a)
+    },
+    get output(): ValueStore.OutputWriter {
+      const self = this as unknown as CallContext
+      return (lazyOf(self).output ??= store.outputs(self.callId, signal))
+    },
+    get log(): (message: string) => void {
+      const self = this as unknown as CallContext
+      return (lazyOf(self).log ??= (message: string) => emit({ type: 'log', id: self.callId, work: self.work, message }))
+    },
+    get path(): (target: Collection.Collection | Collection.CollectionFile) => Promise<string> {
+      const self = this as unknown as CallContext
+      return (lazyOf(self).path ??= async (target: Collection.Collection | Collection.CollectionFile) => {
+        const p = await ValueStore.pathOf(store, target, signal)
+        if (E.isLeft(p)) throw Errors.toError(p.left)
+        return p.right
+      })
+    },
+  })
+  const recorderOf = (self: CallContext): Graph.Recorder<Readonly<Record<string, Module.AnyWork>>> => {
+    const l = lazyOf(self)
+    return (l.rec ??= Graph.recorder(module, self.callId))
+  }
+  const contextOf = (node: Graph.CallNode): CallContext => {
+    const ctx = Object.create(contextPrototype) as { -readonly [K in keyof CallContext]: CallContext[K] }
+    ctx.module = module.name
+    ctx.work = node.work
+    ctx.callId = node.id
+    ctx.signal = signal
+    ctx[lazy] = undefined
+    return ctx
+  }
+
+  const execute = (st: State, node: Graph.CallNode): Step => {
+    const plan = planOf(node.work)
+    const codecs = plan.def.spec.args as ReadonlyArray<t.Mixed>
+    const n = node.args.length
+    // arguments cross their codecs; one more slot for the context
+    const args: Array<unknown> = new Array(n + 1)
+    for (let i = 0; i < n; i++) {
+      const a = node.args[i]!
+      const r = a._tag === 'Json' ? Codec.decode(codecs[i]!, a.json, plan.args[i]!) : crossShape(codecs[i]!, a.shape, plan.args[i]!)
+      if (E.isLeft(r)) return fail(st, r.left)
+      args[i] = r.right
+    }
+    if (!plan.argsHold) return withArgs(st, node, plan, args)
+    args.length = n
+    return store.hydrate(args, signal).then((h) => (E.isLeft(h) ? fail(st, h.left) : withArgs(st, node, plan, [...(h.right as ReadonlyArray<unknown>), undefined])))
+  }
+
+  const crossShape = (codec: t.Mixed, shape: unknown, where: Codec.Where): E.Either<Errors.SdkError, unknown> => {
+    const crossed = Codec.cross(codec, Graph.substitute(shape, (id) => states.get(id)!.value), where)
+    return E.isLeft(crossed) ? crossed : E.right(crossed.right.value)
+  }
+
+  const withArgs = (st: State, node: Graph.CallNode, plan: Plan, args: Array<unknown>): Step => {
     // reuse: a stored result is trusted only if it still decodes and hydrates
-    if (canReuse) {
+    if (plan.canReuse) {
       const stored = cache.get(node.id)
       if (stored !== undefined) {
-        const decoded = Codec.decode(spec.returns, stored, resultWhere)
-        const live = E.isRight(decoded) ? await hydrate(spec.returns, decoded.right) : decoded
-        if (E.isRight(live)) {
-          reused++
-          emit({ type: 'done', id: node.id, work: node.work, reused: true })
-          return complete(st, live.right, stored)
-        }
-        cache.forget(node.id)
+        const decoded = Codec.decode(plan.def.spec.returns, stored, plan.result)
+        if (E.isLeft(decoded)) return notReused(st, node, plan, args)
+        if (!plan.resultHolds) return reuseStored(st, node, plan, args, stored, decoded)
+        return store.hydrate(decoded.right, signal).then((live) => reuseStored(st, node, plan, args, stored, live))
       }
     }
+    return attempt(st, node, plan, args, 1)
+  }
 
-    const attempts = 1 + Math.max(0, spec.retries ?? 0)
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (signal.aborted) return
-      if (listener !== undefined) listener({ type: 'start', id: node.id, work: node.work })
-      // the recorder is made on first use: most implementations call no work
-      let rec: Graph.Recorder<Readonly<Record<string, Module.AnyWork>>> | undefined
-      let output: ValueStore.OutputWriter | undefined
-      const ctx: Module.WorkContext = {
-        module: module.name,
-        work: node.work,
-        callId: node.id,
-        signal,
-        call: (w, ...a) => (rec ??= Graph.recorder(module, node.id)).context.call(w, ...a),
-        // made on first use: most implementations never write an output collection
-        get output() {
-          return (output ??= store.outputs(node.id, signal))
-        },
-        log: (message) => emit({ type: 'log', id: node.id, work: node.work, message }),
-        path: async (target) => {
-          const p = await ValueStore.pathOf(store, target, signal)
-          if (E.isLeft(p)) throw Errors.toError(p.left)
-          return p.right
-        },
-      }
-      let result: unknown
-      try {
-        executed++
-        const returned: unknown = def.implementation(...callArgs, ctx)
-        result = isThenable(returned) ? await returned : returned
-      } catch (e) {
-        const carriedError = fromThrown(e)
-        if (attempt < attempts && carriedError === undefined && !signal.aborted) continue
-        return fail(st, carriedError?._tag === 'CodecError' ? carriedError : Dispatcher.workFailed(module.name, node.work, node.id, summarize(node), e))
-      }
-      // calls made by the implementation run even when their futures are dropped
-      for (const c of rec?.calls() ?? []) {
+  const reuseStored = (st: State, node: Graph.CallNode, plan: Plan, args: Array<unknown>, stored: string, live: E.Either<Errors.SdkError, unknown>): Step => {
+    if (E.isLeft(live)) return notReused(st, node, plan, args)
+    reused++
+    emit({ type: 'done', id: node.id, work: node.work, reused: true })
+    complete(st, live.right, stored)
+  }
+
+  const notReused = (st: State, node: Graph.CallNode, plan: Plan, args: Array<unknown>): Step => {
+    cache.forget(node.id)
+    return attempt(st, node, plan, args, 1)
+  }
+
+  const attempt = (st: State, node: Graph.CallNode, plan: Plan, args: Array<unknown>, n: number): Step => {
+    if (signal.aborted) return
+    if (listener !== undefined) listener({ type: 'start', id: node.id, work: node.work })
+    const ctx = contextOf(node)
+    args[args.length - 1] = ctx
+    let returned: unknown
+    try {
+      executed++
+      // called as a method of the work, as before: stack traces show `Object.implementation`
+      returned = (plan.def as unknown as { readonly implementation: (...a: ReadonlyArray<unknown>) => unknown }).implementation(...args)
+    } catch (e) {
+      return threw(st, node, plan, args, n, e)
+    }
+    if (!isThenable(returned)) return withResult(st, node, plan, ctx, returned)
+    return Promise.resolve(returned).then(
+      (result) => withResult(st, node, plan, ctx, result),
+      (e: unknown) => threw(st, node, plan, args, n, e),
+    )
+  }
+
+  const threw = (st: State, node: Graph.CallNode, plan: Plan, args: Array<unknown>, n: number, e: unknown): Step => {
+    const carriedError = fromThrown(e)
+    if (n < plan.attempts && carriedError === undefined && !signal.aborted) return attempt(st, node, plan, args, n + 1)
+    return fail(st, carriedError?._tag === 'CodecError' ? carriedError : Dispatcher.workFailed(module.name, node.work, node.id, summarize(node), e))
+  }
+
+  const withResult = (st: State, node: Graph.CallNode, plan: Plan, ctx: CallContext, result: unknown): Step => {
+    // calls made by the implementation run even when their futures are dropped
+    const rec = ctx[lazy]?.rec
+    if (rec !== undefined) {
+      for (const c of rec.calls()) {
         const added = add(c)
         if (E.isLeft(added)) return fail(st, added.left)
       }
-      if (Graph.containsFutures(result)) {
-        // a continuation: the output resolves when the returned fragment does
-        const added = add(Graph.combine(node.id, result, spec.returns))
-        if (E.isLeft(added)) return fail(st, added.left)
-        return
-      }
-      if (Codec.declaresCollection(spec.returns) && Array.isArray(result)) {
-        const c = await concatParts(result)
-        if (E.isLeft(c)) return fail(st, c.left)
-        result = c.right
-      }
-      const finishing = finishWith(st, spec.returns, result, resultWhere, canReuse)
-      if (finishing !== undefined) await finishing
-      if (st.status === 'done' && listener !== undefined) listener({ type: 'done', id: node.id, work: node.work, reused: false })
+    }
+    if (Graph.containsFutures(result)) {
+      // a continuation: the output resolves when the returned fragment does
+      const added = add(Graph.combine(node.id, result, plan.def.spec.returns))
+      if (E.isLeft(added)) return fail(st, added.left)
       return
     }
+    if (plan.concatenates && Array.isArray(result)) return concatParts(result).then((c) => (E.isLeft(c) ? fail(st, c.left) : finish(st, node, plan, c.right)))
+    return finish(st, node, plan, result)
+  }
+
+  /** the result crosses its codec, is hydrated, cached when asked, and completes the call */
+  const finish = (st: State, node: Graph.CallNode, plan: Plan, result: unknown): Step => {
+    const crossed = Codec.cross(plan.def.spec.returns, result, plan.result)
+    if (E.isLeft(crossed)) return fail(st, crossed.left)
+    const json = crossed.right.json
+    if (!plan.resultHolds) return completeCall(st, node, plan, json, crossed.right.value)
+    return store.hydrate(crossed.right.value, signal).then((h) => (E.isLeft(h) ? fail(st, h.left) : completeCall(st, node, plan, json, h.right)))
+  }
+
+  const completeCall = (st: State, node: Graph.CallNode, plan: Plan, json: string, value: unknown): void => {
+    if (plan.canReuse) cache.put(node.id, json)
+    complete(st, value, json)
+    if (listener !== undefined) listener({ type: 'done', id: node.id, work: node.work, reused: false })
   }
 
   for (const c of root.calls()) {
