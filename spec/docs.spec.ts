@@ -6,7 +6,10 @@
  * sequence (run, run again, corrupt the cache, run again).
  *
  * Conventions of a console block:
- * - `# exit N` at the end of a command: the expected exit code (default 0);
+ * - `# exit N` at the end of a command: the expected exit code (default 0; a command killed by
+ *   a signal exits with 128 + its number, as in a shell);
+ * - `NAME=value crunch ...`: environment settings before `crunch` are kept. Commands run without
+ *   the caller's `ARVADOS_*` and `CRUNCH_*` variables and without any Arvados settings file;
  * - paths `samples/...` are the repository's; `/tmp/crunch-docs` is the page's scratch directory;
  *   commands run in a fresh empty directory, so `.crunch/` never leaks between pages or runs;
  * - `...` alone on a line matches any number of lines; `...` inside a line matches any text;
@@ -14,8 +17,9 @@
  *   of the page's block must be the n-th distinct id of the output;
  * - `{"type":"progress",...}` lines are timer-driven and are dropped from the output.
  *
- * Beside that: the examples that need a signal or an edited copy of a sample, and the error-code
- * table of docs/errors.md against every `ARV_*` code in lib/.
+ * Beside that: the examples that need a signal or an edited copy of a sample, the index
+ * (docs/README.md links every page), and the error-code table of docs/errors.md against every
+ * `ARV_*` code and error tag in lib/.
  *
  * @since 0.1.0
  */
@@ -259,6 +263,26 @@ CodeChange('should run a changed work and everything downstream of it again', as
 })
 
 CodeChange.run()
+
+// -------------------------------------------------------------------------------------
+// the index
+// -------------------------------------------------------------------------------------
+
+const Index = suite('docs/README.md')
+
+const pagesUnder = (dir: string): Array<string> =>
+  Fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? pagesUnder(Path.join(dir, d.name)) : d.name.endsWith('.md') ? [Path.join(dir, d.name)] : []))
+
+Index('should link every page of docs/', () => {
+  const docs = Path.join(root, 'docs')
+  const index = Fs.readFileSync(Path.join(docs, 'README.md'), 'utf8')
+  const missing = pagesUnder(docs)
+    .map((f) => Path.relative(docs, f).split(Path.sep).join('/'))
+    .filter((p) => p !== 'README.md' && !index.includes(`](${p})`))
+  assert.equal(missing, [], 'pages missing from docs/README.md')
+})
+
+Index.run()
 
 // -------------------------------------------------------------------------------------
 // the error table
