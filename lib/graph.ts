@@ -139,6 +139,71 @@ const hasFutures = (u: unknown): boolean => {
  */
 export const containsFutures = hasFutures
 
+/** a value that is not JSON, found while writing canonical text; the path is collected (leaf first) as it unwinds */
+interface Unwinding {
+  readonly '~unwinding': true
+  readonly steps: Array<Json.PathStep>
+  readonly found: string
+}
+
+const unwinding = (found: string): Unwinding => ({ '~unwinding': true, steps: [], found })
+const isUnwinding = (e: unknown): e is Unwinding => typeof e === 'object' && e !== null && (e as { '~unwinding'?: unknown })['~unwinding'] === true
+
+const byKey = (a: readonly [string, string], b: readonly [string, string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
+
+/**
+ * Writes the canonical text of `u` directly (no intermediate structure: a gather of 100,000
+ * futures is on the hot path). Values are visited in the order of the structure, so `deps`
+ * gets ids in that order and the first value that is not JSON is the one reported.
+ */
+const canonicalText = (u: unknown, deps: Set<string>): string => {
+  if (Future.isFuture(u)) {
+    const id = Future.sourceOf(u).nodeId
+    deps.add(id)
+    return `{"~future":${JSON.stringify(id)}}`
+  }
+  if (typeof u !== 'object' || u === null) {
+    const bad = Json.findNonJson(u)
+    if (bad !== undefined) throw unwinding(bad.found)
+    return JSON.stringify(u)
+  }
+  if (Collection.isCollection(u)) return `{"~collection":${JSON.stringify(u.pdh)}}`
+  if (typeof (u as { path?: unknown }).path === 'string' && Collection.isCollection((u as { collection?: unknown }).collection)) {
+    const f = u as { collection: Collection.Collection; path: string }
+    return `{"~file":${JSON.stringify(`${f.collection.pdh}/${f.path}`)}}`
+  }
+  if (Array.isArray(u)) {
+    // holes stay empty, as in the text of the array `map` keeps them in
+    const parts = u.map((x: unknown, i: number) => {
+      try {
+        return canonicalText(x, deps)
+      } catch (e) {
+        if (isUnwinding(e)) e.steps.push(i)
+        throw e
+      }
+    })
+    return `[${parts.join(',')}]`
+  }
+  const proto: unknown = Object.getPrototypeOf(u)
+  if (proto !== Object.prototype && proto !== null) throw unwinding(Errors.kindOf(u))
+  const entries: Array<readonly [string, string]> = []
+  for (const k of Object.keys(u)) {
+    let text: string
+    try {
+      text = canonicalText((u as Record<string, unknown>)[k], deps)
+    } catch (e) {
+      if (isUnwinding(e)) e.steps.push(k)
+      throw e
+    }
+    // a `__proto__` key never reached the canonical text (it was assigned to a plain record)
+    if (k !== '__proto__') entries.push([k, text])
+  }
+  entries.sort(byKey)
+  let out = '{'
+  for (let i = 0; i < entries.length; i++) out += `${i === 0 ? '' : ','}${JSON.stringify(entries[i]![0])}:${entries[i]![1]}`
+  return out + '}'
+}
+
 /**
  * The canonical, hashable form of a structure that holds futures: futures become
  * `{"~future": id}`, collections `{"~collection": pdh}`; everything else must be plain JSON.
@@ -147,44 +212,10 @@ export const containsFutures = hasFutures
  * @since 0.1.0
  */
 export const canonicalShape = (shape: unknown, deps: Set<string>): E.Either<Json.NotJson, string> => {
-  const path: Array<Json.PathStep> = []
-  const walk = (u: unknown): unknown => {
-    if (Future.isFuture(u)) {
-      const id = Future.sourceOf(u).nodeId
-      deps.add(id)
-      return { '~future': id }
-    }
-    if (Collection.isCollection(u)) return { '~collection': u.pdh }
-    if (typeof u === 'object' && u !== null && typeof (u as { pdh?: unknown; path?: unknown; collection?: unknown }).path === 'string' && Collection.isCollection((u as { collection?: unknown }).collection)) {
-      const f = u as { collection: Collection.Collection; path: string }
-      return { '~file': `${f.collection.pdh}/${f.path}` }
-    }
-    if (Array.isArray(u)) {
-      return u.map((x, i) => {
-        path.push(i)
-        const r = walk(x)
-        path.pop()
-        return r
-      })
-    }
-    if (typeof u === 'object' && u !== null) {
-      const proto: unknown = Object.getPrototypeOf(u)
-      if (proto !== Object.prototype && proto !== null) throw { path: [...path], found: Errors.kindOf(u) } satisfies Json.NotJson
-      const out: Record<string, unknown> = {}
-      for (const k of Object.keys(u)) {
-        path.push(k)
-        out[k] = walk((u as Record<string, unknown>)[k])
-        path.pop()
-      }
-      return out
-    }
-    const bad = Json.findNonJson(u)
-    if (bad !== undefined) throw { path: [...path, ...bad.path], found: bad.found } satisfies Json.NotJson
-    return u
-  }
   try {
-    return E.right(Json.canonical(walk(shape)))
+    return E.right(canonicalText(shape, deps))
   } catch (e) {
+    if (isUnwinding(e)) return E.left({ path: e.steps.reverse(), found: e.found })
     return E.left(e as Json.NotJson)
   }
 }
@@ -230,22 +261,29 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
   const recorded: Array<CallNode> = []
   const seen = new Set<string>()
   const caller = parent === undefined ? 'run()' : `the implementation of call ${parent.slice(0, 12)}`
-  const record = (name: string, def: Module.AnyWork, args: ReadonlyArray<unknown>): Future.Future<unknown> => {
+  // where each argument of a work crosses, made once per work (needed only to report errors)
+  const wheres = new Map<string, ReadonlyArray<Codec.Where>>()
+  const wheresOf = (name: string, def: Module.AnyWork): ReadonlyArray<Codec.Where> => {
+    let w = wheres.get(name)
+    if (w === undefined) wheres.set(name, (w = (def.spec.args as ReadonlyArray<t.Mixed>).map((_, i) => ({ module: module.name, work: name, position: `argument ${i + 1}` }))))
+    return w
+  }
+  const record = (name: string, def: Module.AnyWork, where: ReadonlyArray<Codec.Where>, args: ReadonlyArray<unknown>): Future.Future<unknown> => {
     const codecs: ReadonlyArray<t.Mixed> = def.spec.args
     if (args.length !== codecs.length) throw Errors.toError(arityError(module, name, codecs.length, args.length))
-    const encoded: Array<Arg> = []
+    // exactly as long as the arguments: kept in the node for the whole run
+    const encoded: Array<Arg> = new Array(args.length)
     let deps: Set<string> | undefined
     for (let i = 0; i < args.length; i++) {
       const value = args[i]
-      const where: Codec.Where = { module: module.name, work: name, position: `argument ${i + 1}` }
       if (hasFutures(value)) {
         const c = canonicalShape(value, (deps ??= new Set()))
-        if (E.isLeft(c)) throw Errors.toError(Codec.codecError('encode', where, [{ path: Json.dotPath(c.left.path), expected: codecs[i]!.name, received: c.left.found }]))
-        encoded.push({ _tag: 'Shape', shape: value, canonical: c.right })
+        if (E.isLeft(c)) throw Errors.toError(Codec.codecError('encode', where[i]!, [{ path: Json.dotPath(c.left.path), expected: codecs[i]!.name, received: c.left.found }]))
+        encoded[i] = { _tag: 'Shape', shape: value, canonical: c.right }
       } else {
-        const json = Codec.encode(codecs[i]!, value, where)
+        const json = Codec.encode(codecs[i]!, value, where[i]!)
         if (E.isLeft(json)) throw Errors.toError(json.left)
-        encoded.push({ _tag: 'Json', json: json.right })
+        encoded[i] = { _tag: 'Json', json: json.right }
       }
     }
     const id = callId(module.name, name, def.codeHash, encoded)
@@ -258,7 +296,7 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
   const call: Module.CallFn = (def, ...args) => {
     const name = module.nameOf(def)
     if (name === undefined) throw Errors.toError(unknownWork(module, caller))
-    return record(name, def, args)
+    return record(name, def, wheresOf(name, def), args)
   }
   // the call table is built on first use: an implementation's recorder usually only needs `call`
   let table: Record<string, (...args: ReadonlyArray<unknown>) => Future.Future<unknown>> | undefined
@@ -266,7 +304,8 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     const built: Record<string, (...args: ReadonlyArray<unknown>) => Future.Future<unknown>> = {}
     for (const name of Object.keys(module.work)) {
       const def = module.work[name]!
-      built[name] = (...args) => record(name, def, args)
+      const where = wheresOf(name, def)
+      built[name] = (...args) => record(name, def, where, args)
     }
     return built
   }
@@ -281,6 +320,22 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
   }
 }
 
+/** adds the ids of the futures in `shape` to `deps`, visiting what `substitute` visits, in its order */
+const collectDeps = (shape: unknown, deps: Set<string>): void => {
+  if (Future.isFuture(shape)) {
+    deps.add(Future.sourceOf(shape).nodeId)
+    return
+  }
+  if (typeof shape !== 'object' || shape === null || Collection.isCollection(shape)) return
+  if (Array.isArray(shape)) {
+    shape.forEach((x: unknown) => collectDeps(x, deps))
+    return
+  }
+  const proto: unknown = Object.getPrototypeOf(shape)
+  if (proto !== Object.prototype && proto !== null) return
+  for (const k of Object.keys(shape)) collectDeps((shape as Record<string, unknown>)[k], deps)
+}
+
 /**
  * The combine node for an output that holds futures.
  *
@@ -289,7 +344,7 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
  */
 export const combine = (owner: string, output: unknown, declared: t.Mixed | undefined): CombineNode => {
   const deps = new Set<string>()
-  substitute(output, (id) => deps.add(id))
+  collectDeps(output, deps)
   const mode = declared !== undefined && Codec.declaresCollection(declared) && Array.isArray(output) ? 'concat' : 'gather'
   return Object.freeze({ _tag: 'Combine', id: `${owner}/out`, owner, mode, shape: output, deps: Object.freeze([...deps]) })
 }

@@ -51,8 +51,8 @@ interface State {
   readonly node: Graph.Node
   status: Status
   pending: number
-  /** the nodes waiting on this one (made on first use) */
-  dependents: Array<State> | undefined
+  /** the nodes waiting on this one: none, the usual single one, or a list */
+  dependents: State | Array<State> | undefined
   value: unknown
   /** JSON text of the value as it crossed its codec */
   json: string | undefined
@@ -75,6 +75,13 @@ interface Plan {
 
 /** a step of a call: nothing when it finished synchronously, else its continuation */
 type Step = void | Promise<void>
+
+const eachDependent = (st: State, f: (d: State) => void): void => {
+  const ds = st.dependents
+  if (ds === undefined) return
+  if (!Array.isArray(ds)) return f(ds)
+  for (let i = 0; i < ds.length; i++) f(ds[i]!)
+}
 
 const lazy = Symbol('arvados-crunch/local-call')
 
@@ -223,7 +230,7 @@ const interpret = async <M extends Module.AnyModule>(
     if (st.status === 'blocked' || st.status === 'failed' || st.status === 'done') return
     st.status = 'blocked'
     if (st.node._tag === 'Call') skipped++
-    for (const d of st.dependents ?? []) block(d)
+    eachDependent(st, block)
     blockOwner(st)
   }
 
@@ -237,20 +244,19 @@ const interpret = async <M extends Module.AnyModule>(
       controller.abort('a call failed')
       return
     }
-    for (const d of st.dependents ?? []) block(d)
+    eachDependent(st, block)
     blockOwner(st)
+  }
+
+  const release = (d: State): void => {
+    if (d.status === 'waiting' && --d.pending === 0) ready(d)
   }
 
   const complete = (st: State, value: unknown, json: string): void => {
     st.status = 'done'
     st.value = value
     st.json = json
-    const dependents = st.dependents
-    if (dependents === undefined) return
-    for (let i = 0; i < dependents.length; i++) {
-      const d = dependents[i]!
-      if (d.status === 'waiting' && --d.pending === 0) ready(d)
-    }
+    eachDependent(st, release)
   }
 
   const add = (node: Graph.Node): E.Either<Errors.SdkError, void> => {
@@ -270,9 +276,10 @@ const interpret = async <M extends Module.AnyModule>(
       if (ds.status === 'done') continue
       if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
       st.pending++
-      // an exact one-element array for the usual single dependent
-      if (ds.dependents === undefined) ds.dependents = [st]
-      else ds.dependents.push(st)
+      const ours = ds.dependents
+      if (ours === undefined) ds.dependents = st
+      else if (Array.isArray(ours)) ours.push(st)
+      else ds.dependents = [ours, st]
     }
     states.set(node.id, st)
     nodes.push(node)
