@@ -19,7 +19,8 @@ import * as Errors from './errors.js'
  * @since 0.1.0
  */
 export interface RunFlags {
-  readonly dispatcher: 'local' | 'crunch' | 'auto'
+  /** undefined when the flag is absent (then CRUNCH_DISPATCHER decides) */
+  readonly dispatcher: 'local' | 'crunch' | 'auto' | undefined
   readonly paramsFile: string | undefined
   readonly reuse: boolean
   readonly keepGoing: boolean
@@ -160,7 +161,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
   }
   const params: Record<string, unknown> = {}
   const flags = {
-    dispatcher: 'auto' as RunFlags['dispatcher'],
+    dispatcher: undefined as RunFlags['dispatcher'],
     paramsFile: undefined as string | undefined,
     reuse: true,
     keepGoing: false,

@@ -146,7 +146,7 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   }
 
   const cacheDir = flags.cacheDir ?? Path.resolve('.crunch')
-  const autoInput: Auto.AutoInput = { env: process.env, requested: flags.dispatcher, local: { cacheDir, ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }) } }
+  const autoInput: Auto.AutoInput = { env: process.env, ...(flags.dispatcher === undefined ? {} : { requested: flags.dispatcher }), local: { cacheDir, ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }) } }
   let makers = options.makers ?? { local: Local.make }
   const choice = Auto.choose(autoInput)
   if (E.isRight(choice) && choice.right === 'crunch' && makers.crunch === undefined) {
