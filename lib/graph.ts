@@ -226,11 +226,19 @@ export const canonicalShape = (shape: unknown, deps: Set<string>): E.Either<Json
  * @category utils
  * @since 0.1.0
  */
-export const callId = (module: string, work: string, codeHash: string, args: ReadonlyArray<Arg>): string => {
+export const callId = (module: string, work: string, codeHash: string, args: ReadonlyArray<Arg>): string => idFrom(idPrefix(module, work, codeHash), args)
+
+/** the part of a call id's text that is the same for every call of a work */
+const idPrefix = (module: string, work: string, codeHash: string): string => `crunch-call/1\0${module}\0${work}\0${codeHash}`
+
+const idFrom = (prefix: string, args: ReadonlyArray<Arg>): string => {
   // one-shot digest of the concatenated text: the same bytes as one update per part, without
   // a Hash object per call (about 1 µs saved per call)
-  let text = `crunch-call/1\0${module}\0${work}\0${codeHash}`
-  for (const a of args) text += a._tag === 'Json' ? `\0j${a.json}` : `\0s${a.canonical}`
+  let text = prefix
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    text += a._tag === 'Json' ? `\0j${a.json}` : `\0s${a.canonical}`
+  }
   return Crypto.hash('sha256', text, 'hex').slice(0, 40)
 }
 
@@ -251,6 +259,11 @@ export interface Recorder<W extends Readonly<Record<string, Module.AnyWork>>> {
 
 const noDeps: ReadonlyArray<string> = Object.freeze([])
 
+interface WorkInfo {
+  readonly where: ReadonlyArray<Codec.Where>
+  readonly prefix: string
+}
+
 /**
  * Makes a recorder for `module`; `parent` is the call whose implementation is running, if any.
  *
@@ -261,14 +274,22 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
   const recorded: Array<CallNode> = []
   const seen = new Set<string>()
   const caller = parent === undefined ? 'run()' : `the implementation of call ${parent.slice(0, 12)}`
-  // where each argument of a work crosses, made once per work (needed only to report errors)
-  const wheres = new Map<string, ReadonlyArray<Codec.Where>>()
-  const wheresOf = (name: string, def: Module.AnyWork): ReadonlyArray<Codec.Where> => {
-    let w = wheres.get(name)
-    if (w === undefined) wheres.set(name, (w = (def.spec.args as ReadonlyArray<t.Mixed>).map((_, i) => ({ module: module.name, work: name, position: `argument ${i + 1}` }))))
+  // per work, made once: where each argument crosses (needed only to report errors) and the
+  // constant head of its call ids' text
+  const works = new Map<string, WorkInfo>()
+  const workInfo = (name: string, def: Module.AnyWork): WorkInfo => {
+    let w = works.get(name)
+    if (w === undefined) {
+      w = {
+        where: (def.spec.args as ReadonlyArray<t.Mixed>).map((_, i) => ({ module: module.name, work: name, position: `argument ${i + 1}` })),
+        prefix: idPrefix(module.name, name, def.codeHash),
+      }
+      works.set(name, w)
+    }
     return w
   }
-  const record = (name: string, def: Module.AnyWork, where: ReadonlyArray<Codec.Where>, args: ReadonlyArray<unknown>): Future.Future<unknown> => {
+  const record = (name: string, def: Module.AnyWork, info: WorkInfo, args: ReadonlyArray<unknown>): Future.Future<unknown> => {
+    const where = info.where
     const codecs: ReadonlyArray<t.Mixed> = def.spec.args
     if (args.length !== codecs.length) throw Errors.toError(arityError(module, name, codecs.length, args.length))
     // exactly as long as the arguments: kept in the node for the whole run
@@ -286,7 +307,7 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
         encoded[i] = { _tag: 'Json', json: json.right }
       }
     }
-    const id = callId(module.name, name, def.codeHash, encoded)
+    const id = idFrom(info.prefix, encoded)
     if (!seen.has(id)) {
       seen.add(id)
       recorded.push(Object.freeze({ _tag: 'Call', id, work: name, args: Object.freeze(encoded), deps: deps === undefined ? noDeps : Object.freeze([...deps]), parent }))
@@ -296,7 +317,7 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
   const call: Module.CallFn = (def, ...args) => {
     const name = module.nameOf(def)
     if (name === undefined) throw Errors.toError(unknownWork(module, caller))
-    return record(name, def, wheresOf(name, def), args)
+    return record(name, def, workInfo(name, def), args)
   }
   // the call table is built on first use: an implementation's recorder usually only needs `call`
   let table: Record<string, (...args: ReadonlyArray<unknown>) => Future.Future<unknown>> | undefined
@@ -304,8 +325,8 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     const built: Record<string, (...args: ReadonlyArray<unknown>) => Future.Future<unknown>> = {}
     for (const name of Object.keys(module.work)) {
       const def = module.work[name]!
-      const where = wheresOf(name, def)
-      built[name] = (...args) => record(name, def, where, args)
+      const info = workInfo(name, def)
+      built[name] = (...args) => record(name, def, info, args)
     }
     return built
   }
