@@ -3,7 +3,9 @@
  * re-run after a crash or a failure re-executes only what had not finished.
  *
  * Storage is a directory of append-only journals, one per run (`<random>.journal`), each line
- * `<call id>\t<result JSON>`. Appends are batched per microtask (cheap at 100,000 calls), a torn last line
+ * `<call id>\t<result JSON>`. Appends are batched (cheap at 100,000 calls): a batch is written at the
+ * end of the microtask, or at once when it reaches `BATCH_LINES` lines or `BATCH_MS` since the
+ * last write (calls that finish synchronously, back to back, never wait for a microtask). A torn last line
  * after a crash is simply a result that does not decode — and a result that does not decode
  * is recomputed, never trusted. Opening merges journals into one when there are many (written
  * to a temp file and renamed, so a reader never sees half of it). Two processes may use one
@@ -54,6 +56,9 @@ export const none: ResultCache = {
 }
 
 const MERGE_ABOVE = 16
+/** a batch of journal lines is written when it is this long, or this old, at the latest */
+const BATCH_LINES = 1024
+const BATCH_MS = 50
 
 const readJournal = (file: string, into: Map<string, string>): void => {
   let text: string
@@ -87,11 +92,14 @@ export const open = (dir: string): E.Either<Errors.SdkError, ResultCache> => {
       Fs.renameSync(tmp, merged)
       for (const j of journals) Fs.rmSync(Path.join(dir, j), { force: true })
     }
-    // lines are written with one write(2) per microtask batch: a crash loses at most the
-    // results that finished in the same tick as it, never a result from an earlier tick
+    // lines are written with one write(2) per batch: a crash loses at most the results of the
+    // batch it interrupts (finished in the same microtask, within BATCH_MS, and fewer than
+    // BATCH_LINES of them), never a result of an earlier batch
     let fd: number | undefined
     let pending: Array<string> = []
+    let written = Date.now()
     const flush = (): void => {
+      written = Date.now()
       if (pending.length === 0) return
       fd ??= Fs.openSync(Path.join(dir, `${Crypto.randomUUID()}.journal`), 'a')
       const text = pending.join('')
@@ -104,6 +112,7 @@ export const open = (dir: string): E.Either<Errors.SdkError, ResultCache> => {
         entries.set(id, json)
         if (pending.length === 0) queueMicrotask(flush)
         pending.push(`${id}\t${json}\n`)
+        if (pending.length >= BATCH_LINES || Date.now() - written >= BATCH_MS) flush()
       },
       forget: (id) => {
         entries.delete(id)
