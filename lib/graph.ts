@@ -308,8 +308,9 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
       }
     }
     const id = idFrom(info.prefix, encoded)
-    if (!seen.has(id)) {
-      seen.add(id)
+    // one hash lookup: adding an id already seen leaves the size as it was
+    const known = seen.size
+    if (seen.add(id).size !== known) {
       recorded.push(Object.freeze({ _tag: 'Call', id, work: name, args: Object.freeze(encoded), deps: deps === undefined ? noDeps : Object.freeze([...deps]), parent }))
     }
     return Future.make({ nodeId: id, work: name })
