@@ -229,6 +229,21 @@ const group = (rs: ReadonlyArray<RecordedRequest>, label: (r: RecordedRequest) =
   return [...m].sort((a, b) => b[1] - a[1])
 }
 
+const isCreate = (r: RecordedRequest): boolean => labelOf(r) === 'POST /arvados/v1/container_requests'
+/** a poll: a container_requests list by uuid */
+const isPoll = (r: RecordedRequest): boolean => {
+  if (!labelOf(r).endsWith(' /arvados/v1/container_requests') || isCreate(r)) return false
+  const filters = (r.query['filters'] ?? (r.body as Record<string, unknown> | undefined)?.['filters']) as string | undefined
+  return typeof filters === 'string' && filters.startsWith('[["uuid","in",')
+}
+
+const timeline = (rs: ReadonlyArray<RecordedRequest>, t0: number): string => {
+  const at = (r: RecordedRequest | undefined): string => (r === undefined ? '-' : `${((r.at - t0) / 1000).toFixed(1)} s`)
+  const creates = rs.filter(isCreate)
+  const polls = rs.filter(isPoll)
+  return `first request ${at(rs[0])}, creates ${creates.length} from ${at(creates[0])} to ${at(creates[creates.length - 1])}, polls ${polls.length} (first ${at(polls[0])}, last ${at(polls[polls.length - 1])}), last request ${at(rs[rs.length - 1])}`
+}
+
 interface Measured {
   readonly name: string
   readonly n: number
@@ -239,6 +254,8 @@ interface Measured {
   readonly apiGroups: ReadonlyArray<readonly [string, number]>
   readonly keepGroups: ReadonlyArray<readonly [string, number]>
   readonly containersStarted: number
+  /** when the runner's requests reached the double, seconds after the spawn */
+  readonly timeline: string
   readonly usage: Usage
   /** CPU of the containers (reaped children of this process, minus the runner) */
   readonly containersCpuMs: number | undefined
@@ -253,6 +270,7 @@ const measure = async (double: Double, name: string, n: number, tag: string): Pr
   const started0 = double.counters.containersStarted
   const children0 = childrenCpuMs()
   const own0 = ownCpuMs()
+  const spawnedAt = Date.now()
   const r = await runCli(double, n, tag)
   const doubleCpuMs = ownCpuMs() - own0
   const children1 = childrenCpuMs()
@@ -268,6 +286,7 @@ const measure = async (double: Double, name: string, n: number, tag: string): Pr
     apiGroups: group(apiReqs, labelOf),
     keepGroups: group(keepReqs, (k) => k.method),
     containersStarted: double.counters.containersStarted - started0,
+    timeline: timeline(apiReqs, spawnedAt),
     usage: r.usage,
     containersCpuMs: children0 === undefined || children1 === undefined ? undefined : Math.max(0, children1 - children0 - runnerTree),
     doubleCpuMs,
@@ -444,12 +463,13 @@ const main = async (): Promise<void> => {
     console.log(`\n${m.name} run, API requests by method + path (per call):`)
     for (const [k, v] of m.apiGroups) console.log(`  ${String(v).padStart(6)}  ${f2(v / m.calls).padStart(6)}  ${k}`)
     console.log(`  Keep: ${m.keepGroups.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`)
+    console.log(`  arrivals at the double: ${m.timeline}`)
     console.log(`  ${m.summary}`)
   }
   if (base !== undefined) {
     console.log(`\nbaseline: the fresh run's ${base.containers} container requests posted straight to the API (no runner, no polling):`)
     console.log(`  fan-out ${s1(base.fanoutMs)} + gather ${s1(base.gatherMs)} = ${s1(base.wallMs)}; ${f2(base.containers / (base.wallMs / 1000))} containers/s; containers CPU ${opt(base.containersCpuMs, (x) => f1(x / base!.containers))} ms/container; double CPU ${f2(base.doubleCpuMs / base.containers)} ms/container`)
-    console.log(`  fresh run wall - baseline wall = ${s1(fresh.wallMs - base.wallMs)} (${f2((fresh.wallMs - base.wallMs) / fresh.calls)} ms/call; the runner's start-up, bundling, upload, polling latency and the final output)`)
+    console.log(`  fresh run wall / baseline wall = ${f2(fresh.wallMs / base.wallMs)} (difference ${s1(fresh.wallMs - base.wallMs)}: the runner's start-up, bundling, upload, polling latency, final output, and the noise of a shared machine)`)
   }
   console.log(`\ntotal bench time ${s1(Date.now() - t0)}`)
 }
