@@ -294,6 +294,28 @@ Reuse('should be satisfied by Arvados container reuse when the same pipeline run
   }
 })
 
+Reuse('should run again only the calls of an edited work, though the bundle changed', async () => {
+  const s = await open()
+  const dir = Fs.mkdtempSync(Path.join(root, 'spec', 'fixtures', 'crunch', '.tmp-'))
+  try {
+    const source = Fs.readFileSync(numbers, 'utf8').replace("from 'arvados-crunch'", "from '../../../../lib/index.js'")
+    const original = Path.join(dir, 'numbers.ts')
+    const edited = Path.join(dir, 'numbers-edited.ts')
+    Fs.writeFileSync(original, source)
+    Fs.writeFileSync(edited, source.replace('(x) => x + 1)', '(x) => x + 2)'))
+    assert.equal(ok(await s.run([original, '--n', '3'])), { sumOfSquares: 14, chained: 6, viaContinuation: 14 })
+    const started = s.double.counters.containersStarted
+    const bundles = (): number => new Set(callRequests(s.double).map((r) => (r['properties'] as Rec)['arvados_crunch_bundle'])).size
+    assert.is(bundles(), 1)
+    assert.equal(ok(await s.run([edited, '--n', '3'])), { sumOfSquares: 14, chained: 9, viaContinuation: 14 })
+    assert.is(bundles(), 2, 'the edited script is another bundle')
+    assert.is(s.double.counters.containersStarted - started, 3, 'only the three inc calls ran again')
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+    await s.stop()
+  }
+})
+
 Reuse('should run every call again with --no-reuse', async () => {
   const s = await open()
   try {

@@ -73,6 +73,9 @@ export interface Recorded {
   readonly pdh: string
 }
 
+/** call ids per lookup request (their text stays well under the API's long-GET form limits) */
+const LOOKUP_BATCH = 100
+
 type Status = 'waiting' | 'submitting' | 'pending' | 'done' | 'failed' | 'blocked'
 
 interface State {
@@ -180,26 +183,33 @@ export const interpret = async <M extends Module.AnyModule>(
     return E.left(Errors.carried(e) ?? Dispatcher.workFailed(module.name, 'run', 'run', '', e))
   }
 
-  // 3. our own earlier requests (a restarted runner re-attaches to them)
+  // 3. earlier requests for the same calls (a restarted runner re-attaches to them; a run after
+  // an edit reuses the calls whose id, and so whose work code and arguments, did not change)
   const earlier = new Map<string, Array<Poll.RequestState>>()
-  if (reuse) {
-    const found = await api.containerRequests.listAll({
-      filters: [
-        [`properties.${Request.BUNDLE_PROPERTY}`, '=', rc.bundle.pdh],
-        [`properties.${Request.MODULE_PROPERTY}`, '=', module.name],
-        ...(rc.project === undefined ? [] : [['owner_uuid', '=', rc.project] as const]),
-      ],
-      select: [...Poll.REQUEST_FIELDS, 'properties'],
-    })()
-    if (E.isLeft(found)) return (cleanup(), found)
-    for (const r of found.right) {
-      const id = (r.properties as Record<string, unknown>)[Request.CALL_ID_PROPERTY]
-      if (typeof id !== 'string') continue
-      const list = earlier.get(id) ?? []
-      list.push(r as Poll.RequestState)
-      earlier.set(id, list)
+  const lookUp = async (ids: ReadonlyArray<string>): Promise<E.Either<Errors.SdkError, void>> => {
+    if (!reuse) return E.right(undefined)
+    for (let i = 0; i < ids.length; i += LOOKUP_BATCH) {
+      const found = await api.containerRequests.listAll({
+        filters: [
+          [`properties.${Request.MODULE_PROPERTY}`, '=', module.name],
+          [`properties.${Request.CALL_ID_PROPERTY}`, 'in', ids.slice(i, i + LOOKUP_BATCH)],
+          ...(rc.project === undefined ? [] : [['owner_uuid', '=', rc.project] as const]),
+        ],
+        select: [...Poll.REQUEST_FIELDS, 'properties'],
+      })()
+      if (E.isLeft(found)) return found
+      for (const r of found.right) {
+        const id = (r.properties as Record<string, unknown>)[Request.CALL_ID_PROPERTY]
+        if (typeof id !== 'string') continue
+        const list = earlier.get(id) ?? []
+        list.push(r as Poll.RequestState)
+        earlier.set(id, list)
+      }
     }
+    return E.right(undefined)
   }
+  const initial = await lookUp(root.calls().map((c) => c.id))
+  if (E.isLeft(initial)) return (cleanup(), initial)
 
   // 4. interpret
   const states = new Map<string, State>()
@@ -437,7 +447,10 @@ export const interpret = async <M extends Module.AnyModule>(
     if (E.isLeft(r)) return fail(st, r.left)
     const result = r.right
     if (result.kind === 'continuation') {
-      for (const c of ResultFile.callsOf(result, node.id, workNameOf)) {
+      const made = ResultFile.callsOf(result, node.id, workNameOf)
+      const found = await lookUp(made.filter((c) => !states.has(c.id)).map((c) => c.id))
+      if (E.isLeft(found)) return fail(st, found.left)
+      for (const c of made) {
         const added = add(c)
         if (E.isLeft(added)) return fail(st, added.left)
       }
