@@ -393,4 +393,25 @@ Faults('should resubmit a call whose container was cancelled by the cluster, wit
   }
 })
 
+Faults('should fail naming the call when the cluster cancels its container on every attempt', async () => {
+  const attempts: Array<number> = []
+  const s = await open({
+    faults: {
+      failContainers: (cr, _c, attempt) => {
+        if (!(cr['name'] as string).startsWith('numbers.inc')) return undefined
+        attempts.push(attempt)
+        return { cancel: true }
+      },
+    },
+  })
+  try {
+    const r = await s.run([numbers, '--n', '2'])
+    assert.is(r.code, 1, r.stderr)
+    assert.match(r.stderr, /work "inc" \[call [0-9a-f]{12}\] (was cancelled|could not run)/)
+    assert.is(Math.max(...attempts), 3, 'Arvados tried container_count_max = 3 times')
+  } finally {
+    await s.stop()
+  }
+})
+
 Faults.run()

@@ -127,7 +127,7 @@ export const callFailed = (module: string, node: Graph.CallNode, request: string
  */
 export const describeEnd = (f: Poll.Finished): string => {
   if (f.request.state === 'Committed') return 'was cancelled before its container ran (priority 0)'
-  if (f.containerState === 'Cancelled') return 'was cancelled (its container ended Cancelled: killed, or it could not start)'
+  if (f.containerState === 'Cancelled') return f.runtimeError === undefined ? 'was cancelled (its container ended Cancelled: killed, or it could not start)' : `could not run: ${f.runtimeError}`
   if (f.containerState === 'Complete' && f.exitCode !== 0) return `failed: its container exited with code ${String(f.exitCode)}`
   if (f.outputManifest === undefined) return 'finished without an output collection'
   return `ended in state ${f.containerState ?? 'unknown'}`
