@@ -293,13 +293,7 @@ const interpret = async <M extends Module.AnyModule>(
     const deps = node.deps
     for (let i = 0; i < deps.length; i++) {
       const ds = states.get(deps[i]!)
-      if (ds === undefined) {
-        return E.left(
-          Errors.make('ForeignFutureError', 'ARV_FOREIGN_FUTURE', `a future passed to ${node._tag === 'Call' ? `work "${node.work}"` : 'an output'} was not made in this run`, { nodeId: deps[i] }, {
-            hint: 'futures belong to the run that made them; do not keep them across runs or share them between modules',
-          }),
-        )
-      }
+      if (ds === undefined) return E.left(Dispatcher.foreignFuture(node, deps[i]!))
       if (ds.status === 'done') continue
       if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
       st.pending++
