@@ -19,6 +19,7 @@ import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as Errors from '../errors.js'
 import * as Locator from '../keep/locator.js'
+import * as BlockPool from './block-pool.js'
 import * as Collection from './collection.js'
 import * as Manifest from './manifest.js'
 import * as Materialize from './materialize.js'
@@ -69,6 +70,8 @@ export interface Store {
 // -------------------------------------------------------------------------------------
 
 const CHUNK = 4 << 20
+/** A file at least this large starts the block workers (their start costs about what md5 of 16 MiB does). */
+const POOL_MIN = 16 << 20
 
 // -------------------------------------------------------------------------------------
 // constructors
@@ -135,9 +138,8 @@ export const make = (dir: string): Store => {
     return E.right(Locator.of(hash, bytes.length))
   }
 
-  /** Streams one file into blocks; returns their locators. Three rotating buffers overlap read, md5 and write. */
-  const ingestFile = async (file: string, signal?: AbortSignal): Promise<ReadonlyArray<Locator.Locator>> => {
-    const input = await FsP.open(file, 'r')
+  /** Streams an open file into blocks (closing it); returns their locators. Three rotating buffers overlap read, md5 and write. */
+  const streamFile = async (input: FsP.FileHandle, signal?: AbortSignal): Promise<ReadonlyArray<Locator.Locator>> => {
     const locators: Array<Locator.Locator> = []
     const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)]
     try {
@@ -186,6 +188,46 @@ export const make = (dir: string): Store => {
     return locators
   }
 
+  /** A file's blocks stored by the block workers, all at once; streamed again if the file changed meanwhile. */
+  const storeInParallel = async (file: string, size: number, pool: BlockPool.Pool, signal?: AbortSignal): Promise<ReadonlyArray<Locator.Locator>> => {
+    const jobs: Array<Promise<BlockPool.Outcome>> = []
+    for (let offset = 0; offset < size; offset += Locator.MAX_BLOCK_SIZE) {
+      jobs.push(pool.run({ file, offset, length: Math.min(Locator.MAX_BLOCK_SIZE, size - offset), last: offset + Locator.MAX_BLOCK_SIZE >= size }, signal))
+    }
+    const outcomes = await Promise.all(jobs)
+    const locators: Array<Locator.Locator> = []
+    for (const o of outcomes) {
+      if (o._tag === 'Changed') return streamFile(await FsP.open(file, 'r'), signal)
+      locators.push(Locator.of(o.hash, o.size))
+    }
+    return locators
+  }
+
+  /**
+   * Starts storing one file. Small files are streamed here (and done when this resolves); a
+   * large one (or any of at least one chunk once the workers run) goes to the block workers
+   * and its `locators` settle later, so that several files are stored at once.
+   */
+  const ingestFile = async (file: string, pool: BlockPool.Pool, signal?: AbortSignal): Promise<{ readonly locators: Promise<ReadonlyArray<Locator.Locator>> }> => {
+    if (signal?.aborted === true) throw new Error('aborted')
+    const input = await FsP.open(file, 'r')
+    let size: number
+    try {
+      size = (await input.stat()).size
+    } catch (cause) {
+      await input.close().catch(() => undefined)
+      throw cause
+    }
+    if (size >= POOL_MIN || (size >= CHUNK && pool.started())) {
+      await input.close()
+      const locators = storeInParallel(file, size, pool, signal)
+      locators.catch(() => undefined) // awaited (and reported) when the manifest is built
+      return { locators }
+    }
+    const locators = await streamFile(input, signal)
+    return { locators: Promise.resolve(locators) }
+  }
+
   const saveManifest = async (manifestText: string): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
     const m = Manifest.parse(manifestText)
     if (E.isLeft(m)) return m
@@ -216,15 +258,15 @@ export const make = (dir: string): Store => {
 
   const ingestDirectory = async (dir: string, options: { readonly adopt?: boolean; readonly signal?: AbortSignal } = {}): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
     const base = Path.resolve(dir)
-    const streams: Array<Manifest.Stream> = []
+    // directories in manifest order, each with its files (blocks possibly still being stored)
+    const planned: Array<{ readonly name: string; readonly files: ReadonlyArray<{ readonly name: string; readonly locators: Promise<ReadonlyArray<Locator.Locator>> }> }> = []
     let plain = true
+    const pool = BlockPool.make(root)
     const walk = async (abs: string, rel: string): Promise<E.Either<Errors.SdkError, void>> => {
       const entries = await FsP.readdir(abs, { withFileTypes: true })
       const name = rel === '' ? '.' : `./${rel}`
-      const locators: Array<Locator.Locator> = []
-      const segments: Array<Manifest.Segment> = []
+      const files: Array<{ readonly name: string; readonly locators: Promise<ReadonlyArray<Locator.Locator>> }> = []
       const subdirs: Array<[string, string]> = []
-      let size = 0
       for (const entry of entries) {
         const childAbs = Path.join(abs, entry.name)
         const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`
@@ -237,28 +279,45 @@ export const make = (dir: string): Store => {
           kind = { isFile: () => st.isFile(), isDirectory: () => false }
         }
         if (kind.isDirectory()) subdirs.push([childAbs, childRel])
-        else if (kind.isFile()) {
-          const ls = await ingestFile(childAbs, options.signal)
-          const length = ls.reduce((n, l) => n + l.size, 0)
-          locators.push(...ls)
-          segments.push({ position: length === 0 ? 0 : size, length, name: entry.name })
-          size += length
-        } else return E.left(fail('ARV_STORE_INGEST', `cannot ingest ${PathSafety.show(childRel)} from ${base}: it is not a regular file or directory`, 'collections hold regular files only'))
+        else if (kind.isFile()) files.push({ name: entry.name, locators: (await ingestFile(childAbs, pool, options.signal)).locators })
+        else return E.left(fail('ARV_STORE_INGEST', `cannot ingest ${PathSafety.show(childRel)} from ${base}: it is not a regular file or directory`, 'collections hold regular files only'))
       }
-      if (segments.length > 0) streams.push({ name, locators: locators.length === 0 ? [Locator.EMPTY_BLOCK] : locators, segments })
-      else if (subdirs.length === 0 && rel !== '') streams.push({ name, locators: [Locator.EMPTY_BLOCK], segments: [{ position: 0, length: 0, name: Manifest.DIRECTORY_MARKER }] })
+      if (files.length > 0 || (subdirs.length === 0 && rel !== '')) planned.push({ name, files })
       for (const [a, r] of subdirs) {
         const done = await walk(a, r)
         if (E.isLeft(done)) return done
       }
       return E.right(undefined)
     }
+    const streams: Array<Manifest.Stream> = []
     try {
       await ensureDirs()
       const walked = await walk(base, '')
       if (E.isLeft(walked)) return walked
+      for (const d of planned) {
+        if (d.files.length === 0) {
+          streams.push({ name: d.name, locators: [Locator.EMPTY_BLOCK], segments: [{ position: 0, length: 0, name: Manifest.DIRECTORY_MARKER }] })
+          continue
+        }
+        const locators: Array<Locator.Locator> = []
+        const segments: Array<Manifest.Segment> = []
+        let size = 0
+        for (const f of d.files) {
+          const ls = await f.locators
+          let length = 0
+          for (const l of ls) {
+            locators.push(l)
+            length += l.size
+          }
+          segments.push({ position: length === 0 ? 0 : size, length, name: f.name })
+          size += length
+        }
+        streams.push({ name: d.name, locators: locators.length === 0 ? [Locator.EMPTY_BLOCK] : locators, segments })
+      }
     } catch (cause) {
       return E.left(fail('ARV_STORE_INGEST', `cannot ingest ${base} into ${root}`, isCode(cause, 'ENOENT', 'ENOTDIR') ? 'check that the path exists and is a directory' : undefined, cause))
+    } finally {
+      await pool.close()
     }
     const saved = await saveManifest(Manifest.print({ streams }))
     if (E.isLeft(saved) || options.adopt !== true || !plain || saved.right.mountPath !== undefined) return saved

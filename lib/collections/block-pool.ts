@@ -1,0 +1,240 @@
+/**
+ * Worker threads that store blocks of files for the local store, so that blocks of different
+ * files (or of one large file) are hashed and written in parallel. One job is one block: up to
+ * 64 MiB at an offset of a file. The worker reads it in fixed chunks (two buffers per worker),
+ * starts writing each chunk to a unique temporary file under `tmp/` and hashes it with md5 while
+ * the write runs on the libuv pool, then renames the file to `blocks/<md5[0:3]>/<md5>` (the same
+ * temp + rename rule as the rest of the store: identical bytes may already be there). A job
+ * that finds its file shorter than announced, or longer after the last block, answers `Changed`
+ * and leaves nothing behind; the caller reads that file again as a stream.
+ *
+ * The workers run plain JavaScript evaluated from source (no loader, no file to resolve), are
+ * started on first use, at most one per available core (up to 4), each with one job at a time,
+ * and are stopped by `close`.
+ *
+ * @since 0.1.0
+ */
+import * as Os from 'node:os'
+import * as WorkerThreads from 'node:worker_threads'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * One block of a file: `length` bytes at `offset`; `last` when no byte should follow it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Job {
+  readonly file: string
+  readonly offset: number
+  readonly length: number
+  readonly last: boolean
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Outcome = { readonly _tag: 'Stored'; readonly hash: string; readonly size: number } | { readonly _tag: 'Changed' }
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Pool {
+  /** Stores one block; rejects with the worker's error (its `code` kept, e.g. `ENOENT`). */
+  readonly run: (job: Job, signal?: AbortSignal) => Promise<Outcome>
+  /** Whether a worker was started. */
+  readonly started: () => boolean
+  /** Stops every worker; queued jobs reject. */
+  readonly close: () => Promise<void>
+}
+
+// -------------------------------------------------------------------------------------
+// constants
+// -------------------------------------------------------------------------------------
+
+const CHUNK = 4 << 20
+
+/** The worker (CommonJS, evaluated): one message in per job, one out with its outcome. */
+const SOURCE = `
+'use strict'
+const { parentPort, workerData } = require('node:worker_threads')
+const fs = require('node:fs')
+const path = require('node:path')
+const crypto = require('node:crypto')
+const root = workerData.root
+const chunk = workerData.chunk
+const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)]
+const probe = Buffer.allocUnsafe(1)
+const readFull = (fd, buf, length, position) => {
+  let got = 0
+  while (got < length) {
+    const n = fs.readSync(fd, buf, got, length - got, position + got)
+    if (n === 0) break
+    got += n
+  }
+  return got
+}
+const writeAll = (fd, buf, length, position) =>
+  new Promise((resolve, reject) => {
+    const step = (done) =>
+      fs.write(fd, buf, done, length - done, position + done, (err, n) => {
+        if (err) reject(err)
+        else if (done + n < length) step(done + n)
+        else resolve()
+      })
+    step(0)
+  })
+const store = async (job) => {
+  const input = fs.openSync(job.file, 'r')
+  const tmp = path.join(root, 'tmp', 'block-' + crypto.randomBytes(12).toString('hex'))
+  let out = -1
+  const pending = [undefined, undefined]
+  try {
+    out = fs.openSync(tmp, 'wx')
+    const hash = crypto.createHash('md5')
+    let done = 0
+    for (let k = 0; done < job.length; k++) {
+      const slot = k & 1
+      if (pending[slot] !== undefined) await pending[slot]
+      const want = Math.min(chunk, job.length - done)
+      const n = readFull(input, buffers[slot], want, job.offset + done)
+      if (n === 0) break
+      const w = writeAll(out, buffers[slot], n, done)
+      w.catch(() => undefined)
+      pending[slot] = w
+      hash.update(buffers[slot].subarray(0, n))
+      done += n
+      if (n < want) break
+    }
+    await Promise.all(pending)
+    const changed = done < job.length || (job.last && fs.readSync(input, probe, 0, 1, job.offset + job.length) > 0)
+    fs.closeSync(out)
+    out = -1
+    if (changed) {
+      fs.unlinkSync(tmp)
+      return { _tag: 'Changed' }
+    }
+    const hex = hash.digest('hex')
+    const final = path.join(root, 'blocks', hex.slice(0, 3), hex)
+    fs.mkdirSync(path.dirname(final), { recursive: true })
+    fs.renameSync(tmp, final)
+    return { _tag: 'Stored', hash: hex, size: done }
+  } catch (cause) {
+    await Promise.allSettled(pending)
+    if (out >= 0) fs.closeSync(out)
+    try { fs.unlinkSync(tmp) } catch {}
+    throw cause
+  } finally {
+    fs.closeSync(input)
+  }
+}
+parentPort.on('message', (job) => {
+  store(job).then(
+    (outcome) => parentPort.postMessage(outcome),
+    (e) => parentPort.postMessage({ _tag: 'Failed', message: String(e && e.message), code: e && e.code }),
+  )
+})
+`
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+interface Task {
+  readonly job: Job
+  readonly signal: AbortSignal | undefined
+  readonly resolve: (o: Outcome) => void
+  readonly reject: (e: Error) => void
+}
+
+type Reply = Outcome | { readonly _tag: 'Failed'; readonly message: string; readonly code?: string }
+
+const failure = (message: string, code?: string): Error => Object.assign(new Error(message), code === undefined ? {} : { code })
+
+/**
+ * A pool of block workers for the store under `root` (which must have a `tmp/` directory).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (root: string, size: number = Math.max(1, Math.min(4, Os.availableParallelism()))): Pool => {
+  const queue: Array<Task> = []
+  const idle: Array<WorkerThreads.Worker> = []
+  const running = new Map<WorkerThreads.Worker, Task>()
+  let count = 0
+  let spawned = false
+  let closed = false
+
+  const spawn = (): WorkerThreads.Worker => {
+    const worker = new WorkerThreads.Worker(SOURCE, { eval: true, execArgv: [], workerData: { root, chunk: CHUNK }, stdout: false, stderr: false })
+    count++
+    spawned = true
+    const lost = (e: Error): void => {
+      const task = running.get(worker)
+      running.delete(worker)
+      const at = idle.indexOf(worker)
+      if (at >= 0) idle.splice(at, 1)
+      count--
+      task?.reject(e)
+      if (!closed) dispatch()
+    }
+    worker.on('message', (reply: Reply) => {
+      const task = running.get(worker)
+      running.delete(worker)
+      idle.push(worker)
+      if (task !== undefined) {
+        if (reply._tag === 'Failed') task.reject(failure(reply.message, reply.code))
+        else task.resolve(reply)
+      }
+      dispatch()
+    })
+    worker.on('error', lost)
+    worker.on('exit', (code) => {
+      if (running.has(worker) || idle.includes(worker)) lost(failure(`a block worker stopped (exit code ${code})`))
+    })
+    return worker
+  }
+
+  const dispatch = (): void => {
+    while (queue.length > 0) {
+      const worker = idle.pop() ?? (count < size ? spawn() : undefined)
+      if (worker === undefined) return
+      const task = queue.shift()
+      if (task === undefined) {
+        idle.push(worker)
+        return
+      }
+      if (task.signal?.aborted === true) {
+        idle.push(worker)
+        task.reject(failure('aborted'))
+        continue
+      }
+      running.set(worker, task)
+      worker.postMessage(task.job)
+    }
+  }
+
+  const run = (job: Job, signal?: AbortSignal): Promise<Outcome> =>
+    new Promise<Outcome>((resolve, reject) => {
+      if (closed) return reject(failure('the block pool is closed'))
+      queue.push({ job, signal, resolve, reject })
+      dispatch()
+    })
+
+  const close = async (): Promise<void> => {
+    closed = true
+    for (const task of queue.splice(0)) task.reject(failure('the block pool is closed'))
+    const workers = [...idle, ...running.keys()]
+    for (const task of running.values()) task.reject(failure('the block pool is closed'))
+    running.clear()
+    idle.length = 0
+    await Promise.all(workers.map((w) => w.terminate()))
+  }
+
+  return { run, started: () => spawned, close }
+}
