@@ -24,6 +24,7 @@ import * as ApiError from './api-error.js'
 import * as Config from './config.js'
 import * as Request from './request.js'
 import * as Resources from './resources.js'
+import * as Limiter from '../internal/limiter.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -203,22 +204,6 @@ const errorCode = (e: unknown): string | undefined => {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-const makeLimiter = (limit: number) => {
-  let active = 0
-  const waiting: Array<() => void> = []
-  return async <A>(task: () => Promise<A>): Promise<A> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
-    else active++
-    try {
-      return await task()
-    } finally {
-      const next = waiting.shift()
-      if (next === undefined) active--
-      else next()
-    }
-  }
-}
-
 // -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
@@ -249,7 +234,7 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
     bodyTimeout: timeoutMs,
     connect: { rejectUnauthorized: !config.insecure, ...(ca === undefined ? {} : { ca }) },
   })
-  const limit = makeLimiter(concurrency)
+  const limit = Limiter.make(concurrency)
   const newRequestId = (): string => Request.requestId(Crypto.randomBytes(20), options.requestIdPrefix ?? 'req-')
 
   const send = (p: Request.Prepared, requestId: string): Promise<Outcome> =>

@@ -19,6 +19,7 @@ import type * as Config from '../arvados/config.js'
 import * as Request from '../arvados/request.js'
 import * as Errors from '../errors.js'
 import * as Locator from './locator.js'
+import * as Limiter from '../internal/limiter.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -231,22 +232,6 @@ const header = (h: Readonly<Record<string, string | ReadonlyArray<string> | unde
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-const makeLimiter = (limit: number) => {
-  let active = 0
-  const waiting: Array<() => void> = []
-  return async <A>(task: () => Promise<A>): Promise<A> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
-    else active++
-    try {
-      return await task()
-    } finally {
-      const next = waiting.shift()
-      if (next === undefined) active--
-      else next()
-    }
-  }
-}
-
 const describe = (o: Outcome): string => (o._tag === 'Response' ? `HTTP ${o.status}` : o.reason)
 
 const retryable = (o: Outcome): boolean =>
@@ -275,7 +260,7 @@ export const make = (config: Config.Config, options: Options = {}): KeepClient =
     bodyTimeout: timeoutMs,
     connect: { rejectUnauthorized: !config.insecure, timeout: options.connectTimeoutMs ?? 20_000, ...(ca === undefined ? {} : { ca }) },
   })
-  const limit = makeLimiter(concurrency)
+  const limit = Limiter.make(concurrency)
   const newRequestId = (): string => Request.requestId(Crypto.randomBytes(20), options.requestIdPrefix ?? 'req-')
 
   let servicesPromise: Promise<E.Either<KeepError, ReadonlyArray<Service>>> | undefined

@@ -100,6 +100,8 @@ Same('should give the local output for fan-out, gather, a chain and a work that 
     assert.equal(onArvados, { sumOfSquares: 30, chained: 7, viaContinuation: 30 })
     // one request per distinct call, none submitted twice
     for (const [id, n] of perCall(s.double)) assert.is(n, 1, `call ${id} has ${n} requests`)
+    const ran = await s.run([numbers, '--n', '4'])
+    assert.equal(summary(ran), { type: 'summary', started: perCall(s.double).size, done: perCall(s.double).size, reused: perCall(s.double).size, failed: 0 })
     assert.is(s.double.counters.containersStarted, callRequests(s.double).length)
   } finally {
     await s.stop()
@@ -273,6 +275,7 @@ Reuse('should satisfy a second run of an unchanged pipeline without running a co
     assert.is(callRequests(s.double).length, requests, 'no request was made again')
     const sum = summary(again)
     assert.is(sum.reused, sum.done)
+    assert.is(sum.started, sum.done, 'a reused call counts once')
   } finally {
     await s.stop()
   }

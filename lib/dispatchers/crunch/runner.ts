@@ -24,6 +24,7 @@ import type * as Store from '../../collections/store.js'
 import * as Dispatcher from '../../dispatcher.js'
 import * as Errors from '../../errors.js'
 import * as Graph from '../../graph.js'
+import * as Limiter from '../../internal/limiter.js'
 import type * as Keep from '../../keep/client.js'
 import * as Locator from '../../keep/locator.js'
 import type * as Module from '../../module.js'
@@ -72,6 +73,9 @@ export interface Recorded {
   readonly uuid: string
   readonly pdh: string
 }
+
+/** container requests being created at once (the client allows 8 requests in flight) */
+const CREATES_IN_FLIGHT = 5
 
 /** call ids per lookup request (their text stays well under the API's long-GET form limits) */
 const LOOKUP_BATCH = 100
@@ -360,10 +364,14 @@ export const interpret = async <M extends Module.AnyModule>(
     return E.right({ v: 1, module: module.name, work: node.work, callId: node.id, args, collections })
   }
 
+  // creates queue here, not in the client, so polls and detail lists always find a free connection
+  const createSlot = Limiter.make(CREATES_IN_FLIGHT)
   const create = async (st: State, node: Graph.CallNode, attrs: Request.Attributes): Promise<void> => {
     const createId = `${node.id}.${rc.bundle.pdh.slice(0, 12)}.${st.earlier}`
     st.earlier++
-    const created = await api.containerRequests.create(attrs, { createId })()
+    if (signal.aborted) return
+    const created = await createSlot(() => (signal.aborted ? Promise.resolve(undefined) : api.containerRequests.create(attrs, { createId })()))
+    if (created === undefined) return
     if (E.isLeft(created)) return fail(st, created.left)
     st.request = created.right.uuid
     if (signal.aborted) {
@@ -378,6 +386,7 @@ export const interpret = async <M extends Module.AnyModule>(
       executed++
       st.status = 'pending'
       pending.set(created.right.uuid, st)
+      emit({ type: 'start', id: node.id, work: node.work })
     }
   }
 
@@ -389,7 +398,6 @@ export const interpret = async <M extends Module.AnyModule>(
     const attrs = Request.containerRequest({ module: module.name, work: node.work, callId: node.id, options: workOf(node.work).spec, call: call.right, bundle: rc.bundle, image: rc.image, project: rc.project, reuse, priority: rc.priority })
     if (E.isLeft(attrs)) return fail(st, attrs.left)
     attrsByCall.set(node.id, attrs.right)
-    emit({ type: 'start', id: node.id, work: node.work })
     const mine = earlier.get(node.id) ?? []
     st.earlier = mine.length
     const live = mine.find((r) => r.state === 'Committed' && (r.priority ?? 0) > 0)
@@ -399,6 +407,7 @@ export const interpret = async <M extends Module.AnyModule>(
       st.request = live.uuid
       st.status = 'pending'
       pending.set(live.uuid, st)
+      emit({ type: 'start', id: node.id, work: node.work })
       return
     }
     if (done !== undefined) {
