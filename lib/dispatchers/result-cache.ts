@@ -73,6 +73,14 @@ const readJournal = (file: string, into: Map<string, string>): void => {
   }
 }
 
+const modifiedAt = (file: string): number => {
+  try {
+    return Fs.statSync(file).mtimeMs
+  } catch {
+    return 0 // merged away by another process meanwhile: readJournal skips it
+  }
+}
+
 /**
  * Opens (creating) the cache in `dir`.
  *
@@ -83,7 +91,12 @@ export const open = (dir: string): E.Either<Errors.SdkError, ResultCache> => {
   try {
     Fs.mkdirSync(dir, { recursive: true })
     const entries = new Map<string, string>()
-    const journals = Fs.readdirSync(dir).filter((f) => f.endsWith('.journal'))
+    // oldest first, so a later result for an id (a recomputed one) wins over an earlier line
+    const journals = Fs.readdirSync(dir)
+      .filter((f) => f.endsWith('.journal'))
+      .map((f) => ({ f, at: modifiedAt(Path.join(dir, f)) }))
+      .sort((a, b) => a.at - b.at || (a.f < b.f ? -1 : a.f > b.f ? 1 : 0))
+      .map((j) => j.f)
     for (const j of journals) readJournal(Path.join(dir, j), entries)
     if (journals.length > MERGE_ABOVE) {
       const merged = Path.join(dir, `${Crypto.randomUUID()}.journal`)

@@ -22,6 +22,23 @@ const opened = (dir: string): ResultCache.ResultCache => {
 
 const journal = suite('result cache: journal')
 
+journal('should let the newest journal win when two hold a result for the same call (a recomputed result replaces a stale one)', async () => {
+  for (const [older, newer] of [['a', 'b'], ['b', 'a']]) {
+    const dir = tmp()
+    try {
+      Fs.writeFileSync(Path.join(dir, `${older}.journal`), 'id1\t"stale"\n')
+      Fs.writeFileSync(Path.join(dir, `${newer}.journal`), 'id1\t"fresh"\n')
+      Fs.utimesSync(Path.join(dir, `${older}.journal`), new Date(1_000_000), new Date(1_000_000))
+      Fs.utimesSync(Path.join(dir, `${newer}.journal`), new Date(2_000_000), new Date(2_000_000))
+      const cache = opened(dir)
+      assert.is(cache.get('id1'), '"fresh"', `journal ${newer} is newer`)
+      await cache.close()
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+})
+
 journal('should write a full batch to the journal at once, before the microtask that ends it', async () => {
   const dir = tmp()
   const cache = opened(dir)
