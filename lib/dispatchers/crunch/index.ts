@@ -224,3 +224,21 @@ export const fromCommandLine = (input: {
   const s = settings(options)
   return E.isLeft(s) ? s : E.right(make(options))
 }
+
+/**
+ * The crunch entry of `autoDispatcher`'s makers, for programs that choose their dispatcher
+ * themselves.
+ *
+ * @example
+ * const chosen = autoDispatcher({ env: process.env }, { local: Local.make, crunch: Crunch.maker({ script: fileURLToPath(import.meta.url) }) })
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const maker =
+  (options: Omit<CrunchOptions, 'env'>) =>
+  (env: Config.Env): E.Either<Errors.SdkError, Dispatcher.Dispatcher> => {
+    const full: CrunchOptions = { ...options, env }
+    const s = settings(full)
+    return E.isLeft(s) ? s : E.right(make(full))
+  }
