@@ -10,6 +10,9 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import * as Auto from '../../lib/dispatchers/auto.js'
+import * as Crunch from '../../lib/dispatchers/crunch/index.js'
+import * as Local from '../../lib/dispatchers/local.js'
 import * as Bundle from '../../lib/dispatchers/crunch/bundle.js'
 import * as Request from '../../lib/dispatchers/crunch/request.js'
 import * as ResultFile from '../../lib/dispatchers/crunch/result-file.js'
@@ -212,3 +215,27 @@ Role('should refuse a call file made for another module or an unknown work', asy
 })
 
 Role.run()
+
+// -------------------------------------------------------------------------------------
+
+const Choice = suite('crunch: building the dispatcher')
+
+Choice('should be what autoDispatcher builds when crunch is asked for, given its maker', () => {
+  const makers = { local: Local.make, crunch: Crunch.maker({ script: 'pipeline.ts' }) }
+  assert.is(right(Auto.autoDispatcher({ env: { CRUNCH_DISPATCHER: 'crunch' } }, makers)).name, 'crunch')
+  assert.is(right(Auto.autoDispatcher({ env: {}, requested: 'crunch' }, makers)).name, 'crunch')
+  assert.is(right(Auto.autoDispatcher({ env: { CRUNCH_ROLE: 'runner' } }, makers)).name, 'crunch')
+  assert.is(right(Auto.autoDispatcher({ env: {} }, makers)).name, 'local')
+})
+
+Choice('should name a bad CRUNCH_* setting and its accepted range', () => {
+  const poll = left(Crunch.maker({ script: 'pipeline.ts' })({ CRUNCH_POLL_MS: 'soon' }))
+  assert.is(poll.code, 'ARV_USAGE')
+  assert.match(poll.message, /CRUNCH_POLL_MS="soon"/)
+  assert.match(poll.hint ?? '', /from 100 to 600000/)
+  assert.match(left(Crunch.maker({ script: 'p.ts' })({ CRUNCH_PRIORITY: '2000' })).message, /CRUNCH_PRIORITY/)
+  assert.match(left(Crunch.maker({ script: 'p.ts' })({ CRUNCH_BUNDLE: 'zzzzz-4zz18-x' })).message, /CRUNCH_BUNDLE/)
+  assert.equal(right(Crunch.settings({ script: 'p.ts', env: { CRUNCH_IMAGE: 'mine:1', CRUNCH_POLL_MS: '300' } })), { image: 'mine:1', pollMs: 300, priority: 500, replicas: 2, bundle: undefined })
+})
+
+Choice.run()
