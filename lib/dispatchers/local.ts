@@ -24,6 +24,7 @@ import type * as Module from '../module.js'
 import * as LocalStore from '../collections/local-store.js'
 import * as Store from '../collections/store.js'
 import * as ValueStore from '../value-store.js'
+import * as Dependencies from './dependencies.js'
 import * as ResultCache from './result-cache.js'
 
 // -------------------------------------------------------------------------------------
@@ -46,20 +47,8 @@ export interface LocalOptions {
   readonly store?: ValueStore.ValueStore
 }
 
-type Status = 'waiting' | 'running' | 'done' | 'failed' | 'blocked'
+type State = Dependencies.Slot
 
-interface State {
-  readonly node: Graph.Node
-  status: Status
-  pending: number
-  /** the nodes waiting on this one: none, the usual single one, or a list */
-  dependents: State | Array<State> | undefined
-  value: unknown
-  /** JSON text of the value as it crossed its codec */
-  json: string | undefined
-}
-
-/** what every call of one work needs, made once per work and run */
 interface Plan {
   readonly def: Module.AnyWork
   /** where each argument crosses */
@@ -77,19 +66,6 @@ interface Plan {
 /** a step of a call: nothing when it finished synchronously, else its continuation */
 type Step = void | Promise<void>
 
-const eachDependent = (st: State, f: (d: State) => void): void => {
-  const ds = st.dependents
-  if (ds === undefined) return
-  if (!Array.isArray(ds)) return f(ds)
-  for (let i = 0; i < ds.length; i++) f(ds[i]!)
-}
-
-/**
- * The JSON text of `shape` with each future's JSON text spliced in where it stands: the text of
- * `JSON.stringify(Graph.substitute(shape, (id) => JSON.parse(jsonOf(id))))`, without parsing
- * and writing each piece again. It walks what `substitute` copies (arrays and plain records); a
- * record with its own `toJSON` or `__proto__` key (which that copy treats specially) takes the slow way.
- */
 const spliceJson = (shape: unknown, jsonOf: (id: string) => string): string => {
   if (Future.isFuture(shape)) return jsonOf(Future.sourceOf(shape).nodeId)
   if (typeof shape !== 'object' || shape === null || Collection.isCollection(shape)) return JSON.stringify(shape)
@@ -191,14 +167,10 @@ const interpret = async <M extends Module.AnyModule>(
   }
 
   // 3. interpret
-  const states = new Map<string, State>()
-  const nodes: Array<Graph.Node> = []
   // FIFO of ready calls: `queue[head]` is next. Array.shift is O(length) once the array is
   // large (100,000 ready calls), so the consumed prefix is dropped in batches instead.
   const queue: Array<State | undefined> = []
   let head = 0
-  const failures: Array<Errors.SdkError> = []
-  let skipped = 0
   let running = 0
   let inFlight = 0
   let executed = 0
@@ -247,67 +219,22 @@ const interpret = async <M extends Module.AnyModule>(
     if (inFlight === 0 && running === 0 && head === queue.length) settle()
   }
 
-  const blockOwner = (st: State): void => {
-    if (st.node._tag !== 'Combine') return
-    if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
-    else block(states.get(st.node.owner)!)
-  }
-
-  const block = (st: State): void => {
-    if (st.status === 'blocked' || st.status === 'failed' || st.status === 'done') return
-    st.status = 'blocked'
-    if (st.node._tag === 'Call') skipped++
-    eachDependent(st, block)
-    blockOwner(st)
-  }
-
-  const fail = (st: State, error: Errors.SdkError): void => {
-    st.status = 'failed'
-    failures.push(error)
-    const work = st.node._tag === 'Call' ? st.node.work : 'run'
-    emit({ type: 'failed', id: st.node.id, work, error })
-    if (!keepGoing) {
+  const tracker = Dependencies.make<State>({
+    module: module.name,
+    keepGoing,
+    slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined }),
+    ready: (st) => ready(st),
+    failed: (st, error) => emit({ type: 'failed', id: st.node.id, work: st.node._tag === 'Call' ? st.node.work : 'run', error }),
+    failFast: (error) => {
       finished ??= E.left(error)
       controller.abort('a call failed')
-      return
-    }
-    eachDependent(st, block)
-    blockOwner(st)
-  }
-
-  const release = (d: State): void => {
-    if (d.status === 'waiting' && --d.pending === 0) ready(d)
-  }
-
-  const complete = (st: State, value: unknown, json: string): void => {
-    st.status = 'done'
-    st.value = value
-    st.json = json
-    eachDependent(st, release)
-  }
-
-  const add = (node: Graph.Node): E.Either<Errors.SdkError, void> => {
-    if (states.has(node.id)) return E.right(undefined)
-    const st: State = { node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined }
-    let blocked = false
-    const deps = node.deps
-    for (let i = 0; i < deps.length; i++) {
-      const ds = states.get(deps[i]!)
-      if (ds === undefined) return E.left(Dispatcher.foreignFuture(node, deps[i]!))
-      if (ds.status === 'done') continue
-      if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
-      st.pending++
-      const ours = ds.dependents
-      if (ours === undefined) ds.dependents = st
-      else if (Array.isArray(ours)) ours.push(st)
-      else ds.dependents = [ours, st]
-    }
-    states.set(node.id, st)
-    nodes.push(node)
-    if (blocked) block(st)
-    else if (st.pending === 0) ready(st)
-    return E.right(undefined)
-  }
+    },
+    runBlocked: (error) => {
+      finished ??= E.left(error)
+    },
+  })
+  const { slots: states, nodes, failures, add, complete } = tracker
+  const fail = (st: State, error: Errors.SdkError): void => tracker.fail(st, error)
 
   const ready = (st: State): void => {
     if (signal.aborted) return
@@ -568,7 +495,7 @@ const interpret = async <M extends Module.AnyModule>(
   const graph: Graph.Graph = { module: module.name, nodes }
   const stats: Dispatcher.Stats = { calls: nodes.filter((n) => n._tag === 'Call').length, executed, reused, failed: failures.length }
   if (cancelledFromOutside()) return E.left(Dispatcher.cancelled(module.name, external?.reason))
-  if (failures.length > 0) return E.left(keepGoing ? Dispatcher.runFailed(module.name, failures, skipped) : failures[0]!)
+  if (failures.length > 0) return E.left(keepGoing ? Dispatcher.runFailed(module.name, failures, tracker.skipped()) : failures[0]!)
   if (finished === undefined) return E.left(Errors.make('InternalError', 'ARV_INTERNAL', `the run of module "${module.name}" ended without an output`, {}, { hint: 'this is a bug in arvados-crunch; please report it with the module' }))
   if (E.isLeft(finished)) return finished
   return E.right({

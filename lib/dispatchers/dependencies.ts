@@ -1,0 +1,174 @@
+/**
+ * The bookkeeping of a run's call graph, shared by the local interpreter and the crunch runner:
+ * one slot per node (its status, how many of its inputs are still pending, the nodes waiting on
+ * it), adding nodes as they are recorded (a node whose inputs are all done is ready at once),
+ * completing a node (its dependents whose last input it was become ready), and failing one:
+ * failing fast stops the run; keeping going blocks only what depends on the failure, and the
+ * output of a call (or of the run) that can no longer resolve is blocked with it.
+ *
+ * What "ready" means — run an implementation in-process, submit a container request — is the
+ * interpreter's, given as hooks. No I/O here.
+ *
+ * @since 0.1.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as Dispatcher from '../dispatcher.js'
+import type * as Errors from '../errors.js'
+import type * as Graph from '../graph.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Status = 'waiting' | 'running' | 'done' | 'failed' | 'blocked'
+
+/**
+ * One node's place in the run. Interpreters extend it with their own fields.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Slot {
+  readonly node: Graph.Node
+  status: Status
+  /** inputs not done yet */
+  pending: number
+  /** the nodes waiting on this one: none, the usual single one, or a list */
+  dependents: Slot | Array<Slot> | undefined
+  value: unknown
+  /** JSON text of the value as it crossed its codec */
+  json: string | undefined
+}
+
+/**
+ * What the interpreter does at each turn of the bookkeeping.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Hooks<S extends Slot> {
+  readonly module: string
+  readonly keepGoing: boolean
+  /** a fresh slot for a node (status `waiting`, nothing pending) */
+  readonly slot: (node: Graph.Node) => S
+  /** all of the node's inputs are done */
+  readonly ready: (slot: S) => void
+  /** a failure was recorded for this slot */
+  readonly failed: (slot: S, error: Errors.SdkError) => void
+  /** failing fast: the run must stop with this error */
+  readonly failFast: (error: Errors.SdkError) => void
+  /** keeping going: the run's own output can no longer resolve */
+  readonly runBlocked: (error: Errors.SdkError) => void
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Tracker<S extends Slot> {
+  readonly slots: Map<string, S>
+  /** every node, in the order added */
+  readonly nodes: Array<Graph.Node>
+  readonly failures: Array<Errors.SdkError>
+  /** calls that did not run because something they depend on failed */
+  readonly skipped: () => number
+  /** adds a node (once per id); Left when it depends on a future this run did not make */
+  readonly add: (node: Graph.Node) => E.Either<Errors.SdkError, void>
+  readonly complete: (slot: S, value: unknown, json: string) => void
+  readonly fail: (slot: S, error: Errors.SdkError) => void
+}
+
+// -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+/**
+ * Calls `f` on each dependent of a slot.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const eachDependent = <S extends Slot>(slot: S, f: (d: S) => void): void => {
+  const ds = slot.dependents as S | Array<S> | undefined
+  if (ds === undefined) return
+  if (!Array.isArray(ds)) return f(ds)
+  for (let i = 0; i < ds.length; i++) f(ds[i]!)
+}
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = <S extends Slot>(hooks: Hooks<S>): Tracker<S> => {
+  const slots = new Map<string, S>()
+  const nodes: Array<Graph.Node> = []
+  const failures: Array<Errors.SdkError> = []
+  let skipped = 0
+
+  const blockOwner = (st: S): void => {
+    if (st.node._tag !== 'Combine') return
+    if (st.node.owner === 'run') hooks.runBlocked(Dispatcher.runFailed(hooks.module, failures, skipped))
+    else block(slots.get(st.node.owner)!)
+  }
+
+  const block = (st: S): void => {
+    if (st.status === 'blocked' || st.status === 'failed' || st.status === 'done') return
+    st.status = 'blocked'
+    if (st.node._tag === 'Call') skipped++
+    eachDependent(st, block)
+    blockOwner(st)
+  }
+
+  const fail = (st: S, error: Errors.SdkError): void => {
+    st.status = 'failed'
+    failures.push(error)
+    hooks.failed(st, error)
+    if (!hooks.keepGoing) return hooks.failFast(error)
+    eachDependent(st, block)
+    blockOwner(st)
+  }
+
+  const release = (d: S): void => {
+    if (d.status === 'waiting' && --d.pending === 0) hooks.ready(d)
+  }
+
+  const complete = (st: S, value: unknown, json: string): void => {
+    st.status = 'done'
+    st.value = value
+    st.json = json
+    eachDependent(st, release)
+  }
+
+  const add = (node: Graph.Node): E.Either<Errors.SdkError, void> => {
+    if (slots.has(node.id)) return E.right(undefined)
+    const st = hooks.slot(node)
+    let blocked = false
+    const deps = node.deps
+    for (let i = 0; i < deps.length; i++) {
+      const ds = slots.get(deps[i]!)
+      if (ds === undefined) return E.left(Dispatcher.foreignFuture(node, deps[i]!))
+      if (ds.status === 'done') continue
+      if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
+      st.pending++
+      const theirs = ds.dependents
+      if (theirs === undefined) ds.dependents = st
+      else if (Array.isArray(theirs)) theirs.push(st)
+      else ds.dependents = [theirs, st]
+    }
+    slots.set(node.id, st)
+    nodes.push(node)
+    if (blocked) block(st)
+    else if (st.pending === 0) hooks.ready(st)
+    return E.right(undefined)
+  }
+
+  return { slots, nodes, failures, skipped: () => skipped, add, complete, fail }
+}
