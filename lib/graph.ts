@@ -473,3 +473,31 @@ export const toJson = (graph: Graph): Json.Json => ({
       : { kind: 'combine', id: n.id, owner: n.owner, mode: n.mode, deps: [...n.deps] },
   ),
 })
+
+/**
+ * The JSON text of a shape whose futures are replaced by their values' JSON texts (each piece
+ * already crossed its codec), spliced as text: what `JSON.stringify(substitute(shape, …))` gives,
+ * without parsing and writing each piece again.
+ *
+ * @category destructors
+ * @since 0.1.0
+ */
+export const spliceJson = (shape: unknown, jsonOf: (id: string) => string): string => {
+  if (Future.isFuture(shape)) return jsonOf(Future.sourceOf(shape).nodeId)
+  if (typeof shape !== 'object' || shape === null || Collection.isCollection(shape)) return JSON.stringify(shape)
+  if (Array.isArray(shape)) {
+    const parts: Array<string> = new Array(shape.length)
+    for (let i = 0; i < shape.length; i++) parts[i] = (spliceJson(shape[i], jsonOf) as string | undefined) ?? 'null'
+    return `[${parts.join(',')}]`
+  }
+  const proto: unknown = Object.getPrototypeOf(shape)
+  if (proto !== Object.prototype && proto !== null) return JSON.stringify(shape)
+  const record = shape as Record<string, unknown>
+  if (typeof record['toJSON'] === 'function' || Object.prototype.hasOwnProperty.call(record, '__proto__')) return JSON.stringify(substitute(shape, (id) => JSON.parse(jsonOf(id)) as unknown))
+  let out = '{'
+  for (const k of Object.keys(record)) {
+    const text = spliceJson(record[k], jsonOf) as string | undefined
+    if (text !== undefined) out += `${out === '{' ? '' : ','}${JSON.stringify(k)}:${text}`
+  }
+  return `${out}}`
+}

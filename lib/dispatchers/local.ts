@@ -18,7 +18,6 @@ import * as Codec from '../codec.js'
 import * as Collection from '../collections/collection.js'
 import * as Dispatcher from '../dispatcher.js'
 import * as Errors from '../errors.js'
-import * as Future from '../future.js'
 import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
 import * as LocalStore from '../collections/local-store.js'
@@ -65,26 +64,6 @@ interface Plan {
 
 /** a step of a call: nothing when it finished synchronously, else its continuation */
 type Step = void | Promise<void>
-
-const spliceJson = (shape: unknown, jsonOf: (id: string) => string): string => {
-  if (Future.isFuture(shape)) return jsonOf(Future.sourceOf(shape).nodeId)
-  if (typeof shape !== 'object' || shape === null || Collection.isCollection(shape)) return JSON.stringify(shape)
-  if (Array.isArray(shape)) {
-    const parts: Array<string> = new Array(shape.length)
-    for (let i = 0; i < shape.length; i++) parts[i] = (spliceJson(shape[i], jsonOf) as string | undefined) ?? 'null'
-    return `[${parts.join(',')}]`
-  }
-  const proto: unknown = Object.getPrototypeOf(shape)
-  if (proto !== Object.prototype && proto !== null) return JSON.stringify(shape)
-  const record = shape as Record<string, unknown>
-  if (typeof record['toJSON'] === 'function' || Object.prototype.hasOwnProperty.call(record, '__proto__')) return JSON.stringify(Graph.substitute(shape, (id) => JSON.parse(jsonOf(id)) as unknown))
-  let out = '{'
-  for (const k of Object.keys(record)) {
-    const text = spliceJson(record[k], jsonOf) as string | undefined
-    if (text !== undefined) out += `${out === '{' ? '' : ','}${JSON.stringify(k)}:${text}`
-  }
-  return `${out}}`
-}
 
 const lazy = Symbol('arvados-crunch/local-call')
 
@@ -307,7 +286,7 @@ const interpret = async <M extends Module.AnyModule>(
     }
     if (declared === undefined) {
       // run without a declared result: the gathered structure, each piece already crossed its codec
-      const json = spliceJson(node.shape, (id) => states.get(id)!.json!)
+      const json = Graph.spliceJson(node.shape, (id) => states.get(id)!.json!)
       complete(st, values, json)
       finished ??= E.right({ value: values, json })
       return

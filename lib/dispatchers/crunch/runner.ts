@@ -24,6 +24,7 @@ import type * as Store from '../../collections/store.js'
 import * as Dispatcher from '../../dispatcher.js'
 import * as Errors from '../../errors.js'
 import * as Graph from '../../graph.js'
+import * as Dependencies from '../dependencies.js'
 import * as Limiter from '../../internal/limiter.js'
 import type * as Keep from '../../keep/client.js'
 import * as Locator from '../../keep/locator.js'
@@ -80,15 +81,7 @@ const CREATES_IN_FLIGHT = 5
 /** call ids per lookup request (their text stays well under the API's long-GET form limits) */
 const LOOKUP_BATCH = 100
 
-type Status = 'waiting' | 'submitting' | 'pending' | 'done' | 'failed' | 'blocked'
-
-interface State {
-  readonly node: Graph.Node
-  status: Status
-  pending: number
-  readonly dependents: Array<string>
-  value: unknown
-  encoded: unknown
+interface State extends Dependencies.Slot {
   request: string | undefined
   /** attached to an earlier Final request: if it did not succeed, submit a new one */
   attachedFinal: boolean
@@ -216,16 +209,12 @@ export const interpret = async <M extends Module.AnyModule>(
   if (E.isLeft(initial)) return (cleanup(), initial)
 
   // 4. interpret
-  const states = new Map<string, State>()
-  const nodes: Array<Graph.Node> = []
   const pending = new Map<string, State>()
   const finishedQueue: Array<{ readonly st: State; readonly request: Poll.RequestState }> = []
-  const failures: Array<Errors.SdkError> = []
-  let skipped = 0
   let inFlight = 0
   let executed = 0
   let reusedCount = 0
-  let finished: E.Either<Errors.SdkError, { value: unknown; encoded: unknown }> | undefined
+  let finished: E.Either<Errors.SdkError, { value: unknown; json: string }> | undefined
   let wakeUp: (() => void) | undefined
   function wake(): void {
     const w = wakeUp
@@ -260,70 +249,29 @@ export const interpret = async <M extends Module.AnyModule>(
   }
   const declaredOf = (owner: string): t.Mixed | undefined => (owner === 'run' ? module.returns : workOf((states.get(owner)!.node as Graph.CallNode).work).spec.returns)
 
-  const block = (st: State): void => {
-    if (st.status === 'blocked' || st.status === 'failed' || st.status === 'done') return
-    st.status = 'blocked'
-    if (st.node._tag === 'Call') skipped++
-    for (const d of st.dependents) block(states.get(d)!)
-    if (st.node._tag === 'Combine') {
-      if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
-      else block(states.get(st.node.owner)!)
-    }
-  }
-
-  const fail = (st: State, error: Errors.SdkError): void => {
-    st.status = 'failed'
-    failures.push(error)
-    emit({ type: 'failed', id: st.node.id, work: st.node._tag === 'Call' ? st.node.work : 'run', error })
-    if (!keepGoing) {
+  const tracker = Dependencies.make<State>({
+    module: module.name,
+    keepGoing,
+    slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined, request: undefined, attachedFinal: false, earlier: 0, reused: false }),
+    ready: (st) => ready(st),
+    failed: (st, error) => emit({ type: 'failed', id: st.node.id, work: st.node._tag === 'Call' ? st.node.work : 'run', error }),
+    failFast: (error) => {
       finished ??= E.left(error)
       controller.abort('a call failed')
       wake()
-      return
-    }
-    for (const d of st.dependents) block(states.get(d)!)
-    if (st.node._tag === 'Combine') {
-      if (st.node.owner === 'run') finished ??= E.left(Dispatcher.runFailed(module.name, failures, skipped))
-      else block(states.get(st.node.owner)!)
-    }
-  }
-
-  const complete = (st: State, value: unknown, encoded: unknown): void => {
-    st.status = 'done'
-    st.value = value
-    st.encoded = encoded
-    for (const id of st.dependents) {
-      const d = states.get(id)!
-      if (d.status === 'waiting' && --d.pending === 0) ready(d)
-    }
-  }
-
-  const add = (node: Graph.Node): E.Either<Errors.SdkError, void> => {
-    if (states.has(node.id)) return E.right(undefined)
-    const st: State = { node, status: 'waiting', pending: 0, dependents: [], value: undefined, encoded: undefined, request: undefined, attachedFinal: false, earlier: 0, reused: false }
-    let blocked = false
-    for (const d of node.deps) {
-      const ds = states.get(d)
-      if (ds === undefined) {
-        return E.left(Dispatcher.foreignFuture(node, d))
-      }
-      if (ds.status === 'done') continue
-      if (ds.status === 'failed' || ds.status === 'blocked') blocked = true
-      st.pending++
-      ds.dependents.push(node.id)
-    }
-    states.set(node.id, st)
-    nodes.push(node)
-    if (blocked) block(st)
-    else if (st.pending === 0) ready(st)
-    return E.right(undefined)
-  }
+    },
+    runBlocked: (error) => {
+      finished ??= E.left(error)
+    },
+  })
+  const { slots: states, nodes, failures, add, complete } = tracker
+  const fail = (st: State, error: Errors.SdkError): void => tracker.fail(st, error)
 
   const ready = (st: State): void => {
     if (signal.aborted) return
     if (st.node._tag === 'Combine') track(resolveCombine(st, st.node))
     else {
-      st.status = 'submitting'
+      st.status = 'running'
       track(submit(st, st.node))
     }
   }
@@ -384,7 +332,7 @@ export const interpret = async <M extends Module.AnyModule>(
       finishedQueue.push({ st, request: created.right as Poll.RequestState })
     } else {
       executed++
-      st.status = 'pending'
+      st.status = 'running'
       pending.set(created.right.uuid, st)
       emit({ type: 'start', id: node.id, work: node.work })
     }
@@ -405,7 +353,7 @@ export const interpret = async <M extends Module.AnyModule>(
     if (live !== undefined) {
       executed++
       st.request = live.uuid
-      st.status = 'pending'
+      st.status = 'running'
       pending.set(live.uuid, st)
       emit({ type: 'start', id: node.id, work: node.work })
       return
@@ -448,7 +396,7 @@ export const interpret = async <M extends Module.AnyModule>(
       const json = Codec.encode(spec.returns, out.right, where)
       if (E.isLeft(json)) return fail(st, json.left)
       done()
-      return complete(st, out.right, JSON.parse(json.right))
+      return complete(st, out.right, json.right)
     }
     const text = await Collection.readEither(out.right, ResultFile.RESULT_FILE, signal)
     if (E.isLeft(text)) return fail(st, text.left)
@@ -470,14 +418,14 @@ export const interpret = async <M extends Module.AnyModule>(
     }
     if (result.kind === 'collection') {
       done()
-      return complete(st, out.right, out.right.pdh)
+      return complete(st, out.right, JSON.stringify(out.right.pdh))
     }
     const decoded = Codec.decode(spec.returns, result.json, where)
     if (E.isLeft(decoded)) return fail(st, decoded.left)
     const hydrated = await store.hydrate(decoded.right, signal)
     if (E.isLeft(hydrated)) return fail(st, hydrated.left)
     done()
-    complete(st, hydrated.right, JSON.parse(result.json))
+    complete(st, hydrated.right, result.json)
   }
 
   const processFinished = async (batch: ReadonlyArray<{ readonly st: State; readonly request: Poll.RequestState }>): Promise<void> => {
@@ -502,9 +450,9 @@ export const interpret = async <M extends Module.AnyModule>(
       combined = c.right
     }
     if (declared === undefined) {
-      const encoded = Graph.substitute(node.shape, (id) => states.get(id)!.encoded)
-      complete(st, values, encoded)
-      finished ??= E.right({ value: values, encoded })
+      const json = Graph.spliceJson(node.shape, (id) => states.get(id)!.json!)
+      complete(st, values, json)
+      finished ??= E.right({ value: values, json })
       return
     }
     const json = Codec.encode(declared, combined, where)
@@ -513,13 +461,12 @@ export const interpret = async <M extends Module.AnyModule>(
     if (E.isLeft(decoded)) return fail(st, decoded.left)
     const hydrated = await store.hydrate(decoded.right, signal)
     if (E.isLeft(hydrated)) return fail(st, hydrated.left)
-    const encoded = JSON.parse(json.right) as unknown
-    complete(st, hydrated.right, encoded)
-    if (ownerState === undefined) finished ??= E.right({ value: hydrated.right, encoded })
+    complete(st, hydrated.right, json.right)
+    if (ownerState === undefined) finished ??= E.right({ value: hydrated.right, json: json.right })
     else {
       if (ownerState.reused) reusedCount++
       emit({ type: 'done', id: ownerState.node.id, work, reused: ownerState.reused })
-      complete(ownerState, hydrated.right, encoded)
+      complete(ownerState, hydrated.right, json.right)
     }
   }
 
@@ -581,15 +528,15 @@ export const interpret = async <M extends Module.AnyModule>(
   const graph: Graph.Graph = { module: module.name, nodes }
   const stats: Dispatcher.Stats = { calls: nodes.filter((n) => n._tag === 'Call').length, executed, reused: reusedCount, failed: failures.length }
   if (cancelledFromOutside()) return E.left(Dispatcher.cancelled(module.name, external?.reason))
-  if (failures.length > 0) return E.left(keepGoing ? Dispatcher.runFailed(module.name, failures, skipped) : failures[0]!)
+  if (failures.length > 0) return E.left(keepGoing ? Dispatcher.runFailed(module.name, failures, tracker.skipped()) : failures[0]!)
   if (finished === undefined) return E.left(Errors.make('InternalError', 'ARV_INTERNAL', `the run of module "${module.name}" ended without an output`, {}, { hint: 'this is a bug in arvados-crunch; please report it with the module' }))
   if (E.isLeft(finished)) return finished
 
   // ---- record the final output
-  const recorded = await record(rc, module.name, finished.right.value, finished.right.encoded)
+  const recorded = await record(rc, module.name, finished.right.value, finished.right.json)
   if (E.isLeft(recorded)) return recorded
   emit({ type: 'log', id: 'run', work: 'run', message: `output collection ${recorded.right.uuid} (${recorded.right.pdh})` })
-  return E.right({ value: finished.right.value as Module.OutputOf<M>, json: JSON.stringify(finished.right.encoded), graph, stats, recorded: recorded.right })
+  return E.right({ value: finished.right.value as Module.OutputOf<M>, json: finished.right.json, graph, stats, recorded: recorded.right })
 }
 
 /**
@@ -599,11 +546,11 @@ export const interpret = async <M extends Module.AnyModule>(
  * @category interpreters
  * @since 0.1.0
  */
-export const record = async (rc: RunnerContext, moduleName: string, value: unknown, encoded: unknown): Promise<E.Either<Errors.SdkError, Recorded>> => {
+export const record = async (rc: RunnerContext, moduleName: string, value: unknown, json: string): Promise<E.Either<Errors.SdkError, Recorded>> => {
   let manifest: string
   if (Collection.isCollection(value)) manifest = value.manifestText
   else {
-    const bytes = new TextEncoder().encode(JSON.stringify({ v: 1, kind: 'value', json: JSON.stringify(encoded) } satisfies ResultFile.Result))
+    const bytes = new TextEncoder().encode(JSON.stringify({ v: 1, kind: 'value', json } satisfies ResultFile.Result))
     const stored = await rc.keep.put(bytes)()
     if (E.isLeft(stored)) return stored
     manifest = `. ${Locator.format(stored.right.locator)} 0:${bytes.length}:${ResultFile.RESULT_FILE}\n`
