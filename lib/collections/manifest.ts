@@ -221,6 +221,188 @@ const parseLine = (text: string, line: number): E.Either<ManifestError, Stream> 
   return E.right({ name: name.right, locators, segments })
 }
 
+/** Checked line by line (the first error wins); the fast reader below skips lines it accepts. */
+const parseLineChecked = (text: string, line: number): E.Either<ManifestError, Stream> => {
+  const raw = RAW_CONTROL.exec(text)
+  if (raw !== null) {
+    const token = text.slice(0, raw.index).split(' ').length
+    return E.left(error(line, token, `raw control character ${JSON.stringify(raw[0])} (names must escape it as \\ooo)`))
+  }
+  return parseLine(text, line)
+}
+
+/** One-character strings of the bytes an ASCII octal escape can give. */
+const ASCII = Array.from({ length: 128 }, (_, b) => String.fromCharCode(b))
+
+/** Character classes of ASCII code units for the fast reader: lowercase hex digit, locator hint character `[-A-Za-z0-9@_]`. */
+const HEX = 1
+const HINT = 2
+const CLASSES = Uint8Array.from({ length: 128 }, (_, c) => ((c >= 48 && c <= 57) || (c >= 97 && c <= 102) ? HEX : 0) | ((c >= 64 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95 ? HINT : 0))
+const isClass = (c: number, k: number): boolean => c < 128 && ((CLASSES[c] ?? 0) & k) !== 0
+
+/** Where the fast reader is in the text: `at` moves forward, `end` is the end of the line. */
+interface Cursor {
+  at: number
+  end: number
+}
+
+/**
+ * Reads a name token from `cur.at` to the next space or the end of the line: octal escapes of
+ * ASCII bytes (NUL excluded) and `\\` decoded; every component of the decoded name non-empty,
+ * not `.` or `..`; no raw control character, no surrogate. Undefined otherwise (an empty name
+ * included), with the cursor left anywhere.
+ */
+const fastName = (text: string, cur: Cursor): string | undefined => {
+  const from = cur.at
+  const end = cur.end
+  let out = ''
+  let mark = from
+  let escaped = false
+  let componentLength = 0
+  let dotsOnly = true
+  let i = from
+  while (i < end) {
+    let c = text.charCodeAt(i)
+    if (c === 32) break
+    if (c === 92) {
+      const c1 = text.charCodeAt(i + 1)
+      let next: number
+      if (c1 === 92) next = i + 2
+      else {
+        const c2 = text.charCodeAt(i + 2)
+        const c3 = text.charCodeAt(i + 3)
+        if (i + 3 >= end || c1 < 48 || c1 > 49 || c2 < 48 || c2 > 55 || c3 < 48 || c3 > 55) return undefined // not ASCII, or not an escape
+        c = (c1 - 48) * 64 + (c2 - 48) * 8 + (c3 - 48)
+        if (c === 0) return undefined
+        next = i + 4
+      }
+      out += text.slice(mark, i) + (ASCII[c] ?? '')
+      escaped = true
+      mark = next
+      i = next
+    } else {
+      if (c < 32 || (c >= 0xd800 && c <= 0xdfff)) return undefined
+      i++
+    }
+    if (c === 47) {
+      if (componentLength === 0 || (dotsOnly && componentLength <= 2)) return undefined
+      componentLength = 0
+      dotsOnly = true
+    } else {
+      componentLength++
+      if (c !== 46) dotsOnly = false
+    }
+  }
+  if (componentLength === 0 || (dotsOnly && componentLength <= 2)) return undefined
+  cur.at = i
+  return escaped ? out + text.slice(mark, i) : text.slice(from, i)
+}
+
+/**
+ * Decimal digits from `cur.at` up to `stop` (or also a space or the end of the line, with
+ * `orSpace`): canonical, at most 15 of them; -1 otherwise.
+ */
+const fastDigits = (text: string, cur: Cursor, stop: number, orSpace: boolean): number => {
+  const from = cur.at
+  const end = cur.end
+  let n = 0
+  let i = from
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i)
+    if (c === stop || (orSpace && c === 32)) break
+    if (c < 48 || c > 57) return -1
+    n = n * 10 + (c - 48)
+  }
+  const count = i - from
+  if (count === 0 || count > 15 || (count > 1 && text.charCodeAt(from) === 48) || (!orSpace && i === end)) return -1
+  cur.at = i
+  return n
+}
+
+/** Whether a locator starts at `cur.at`: 32 lowercase hex digits and `+`. */
+const fastLocatorStart = (text: string, cur: Cursor): boolean => {
+  const at = cur.at
+  if (cur.end - at < 33 || text.charCodeAt(at + 32) !== 43) return false
+  for (let i = at; i < at + 32; i++) if (!isClass(text.charCodeAt(i), HEX)) return false
+  return true
+}
+
+/** A locator from `cur.at` (after `fastLocatorStart`): size 0..64 MiB, hints `[A-Z][-A-Za-z0-9@_]*`. */
+const fastLocator = (text: string, cur: Cursor): Locator.Locator | undefined => {
+  const end = cur.end
+  const hash = text.slice(cur.at, cur.at + 32)
+  cur.at += 33
+  const size = fastDigits(text, cur, 43, true)
+  if (size < 0 || size > Locator.MAX_BLOCK_SIZE) return undefined
+  let at = cur.at
+  let hints: Array<string> | undefined
+  while (at < end && text.charCodeAt(at) === 43) {
+    const from = ++at
+    const first = text.charCodeAt(at)
+    if (at >= end || first < 65 || first > 90) return undefined
+    at++
+    while (at < end && isClass(text.charCodeAt(at), HINT)) at++
+    const hint = text.slice(from, at)
+    if (hints === undefined) hints = [hint]
+    else hints.push(hint)
+  }
+  if (at < end && text.charCodeAt(at) !== 32) return undefined
+  cur.at = at
+  return { hash, size, hints: hints ?? [] }
+}
+
+/**
+ * The fast reader of one line `text[cur.at, cur.end)`, in a single pass over its characters
+ * without splitting it: it accepts only what `parseLineChecked` accepts with the same result
+ * (plain names, octal escapes of ASCII bytes, canonical locators and segments) and answers
+ * undefined for anything else, errors included; such a line is then read by
+ * `parseLineChecked`. Every character of an accepted line was checked (none is a raw control
+ * character).
+ */
+const fastLine = (text: string, cur: Cursor): Stream | undefined => {
+  const start = cur.at
+  const end = cur.end
+  // the stream name: "." or "./" and a path
+  let streamName: string | undefined
+  if (text.charCodeAt(start) === 46 && (start + 1 === end || text.charCodeAt(start + 1) === 32)) {
+    streamName = '.'
+    cur.at++
+  } else if (text.charCodeAt(start) === 46 && text.charCodeAt(start + 1) === 47) {
+    cur.at += 2
+    const rest = fastName(text, cur)
+    if (rest === undefined) return undefined
+    streamName = cur.at - start - 2 === rest.length ? text.slice(start, cur.at) : `./${rest}` // decoding shortens escapes
+  } else return undefined
+
+  const locators: Array<Locator.Locator> = []
+  const segments: Array<Segment> = []
+  let streamSize = 0
+  while (cur.at < end) {
+    const at = ++cur.at // the space before a token
+    if (at >= end || text.charCodeAt(at) === 32) return undefined // empty token
+    if (fastLocatorStart(text, cur)) {
+      if (segments.length > 0) return undefined
+      const l = fastLocator(text, cur)
+      if (l === undefined) return undefined
+      locators.push(l)
+      streamSize += l.size
+      continue
+    }
+    if (locators.length === 0) return undefined
+    const position = fastDigits(text, cur, 58, false)
+    if (position < 0) return undefined
+    cur.at++
+    const length = fastDigits(text, cur, 58, false)
+    if (length < 0 || position + length > streamSize) return undefined
+    cur.at++
+    const file = fastName(text, cur)
+    if (file === undefined) return undefined
+    segments.push({ position, length, name: file })
+  }
+  if (segments.length === 0) return undefined
+  return { name: streamName, locators, segments }
+}
+
 /**
  * Parses manifest text. The empty string is the empty manifest; otherwise the text must end
  * with a newline.
@@ -230,19 +412,27 @@ const parseLine = (text: string, line: number): E.Either<ManifestError, Stream> 
  */
 export const parse = (text: string): E.Either<ManifestError, Manifest> => {
   if (text === '') return E.right(empty)
-  const lines = text.split('\n')
-  const last = lines.pop()
-  if (last !== '') return E.left(error(lines.length + 1, 0, 'the manifest does not end with a newline'))
+  if (text.charCodeAt(text.length - 1) !== 10) {
+    let lines = 1
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++
+    return E.left(error(lines, 0, 'the manifest does not end with a newline'))
+  }
   const streams: Array<Stream> = []
-  for (const [i, line] of lines.entries()) {
-    const raw = RAW_CONTROL.exec(line)
-    if (raw !== null) {
-      const token = line.slice(0, raw.index).split(' ').length
-      return E.left(error(i + 1, token, `raw control character ${JSON.stringify(raw[0])} (names must escape it as \\ooo)`))
+  const cur: Cursor = { at: 0, end: 0 }
+  let line = 0
+  for (let start = 0; start < text.length; ) {
+    const end = text.indexOf('\n', start)
+    line++
+    cur.at = start
+    cur.end = end
+    const fast = start < end ? fastLine(text, cur) : undefined
+    if (fast !== undefined) streams.push(fast)
+    else {
+      const s = parseLineChecked(text.slice(start, end), line)
+      if (E.isLeft(s)) return s
+      streams.push(s.right)
     }
-    const s = parseLine(line, i + 1)
-    if (E.isLeft(s)) return s
-    streams.push(s.right)
+    start = end + 1
   }
   return E.right({ streams })
 }

@@ -102,7 +102,8 @@ const blockAt = (starts: ReadonlyArray<number>, position: number): number => {
 /** Walks (creating) directories below `from`; Left names a component that is a file. */
 const descend = (from: MutableDirectory, dirs: ReadonlyArray<string>, prefix: ReadonlyArray<string>): E.Either<{ readonly path: string; readonly was: string }, MutableDirectory> => {
   let dir = from
-  for (const [i, d] of dirs.entries()) {
+  for (let i = 0; i < dirs.length; i++) {
+    const d = dirs[i] ?? ''
     const existing = dir.entries.get(d)
     if (existing === undefined) {
       const created = newDirectory()
@@ -130,49 +131,56 @@ export const fromManifests = (manifests: ReadonlyArray<Manifest.Manifest>): E.Ei
   for (const m of manifests) {
     for (const stream of m.streams) {
       line++
+      const locators = stream.locators
       const starts: Array<number> = []
       let total = 0
-      for (const l of stream.locators) {
+      for (const l of locators) {
         starts.push(total)
         total += l.size
       }
       const streamDirs = stream.name === '.' ? [] : stream.name.slice(2).split('/')
       const streamDir = descend(root, streamDirs, [])
       if (E.isLeft(streamDir)) return E.left(clash(line, 1, streamDir.left))
-      for (const [si, segment] of stream.segments.entries()) {
-        const token = 1 + stream.locators.length + si + 1
-        if (segment.name === Manifest.DIRECTORY_MARKER) continue
+      const segments = stream.segments
+      for (let si = 0; si < segments.length; si++) {
+        const segment = segments[si]
+        if (segment === undefined || segment.name === Manifest.DIRECTORY_MARKER) continue
         const slash = segment.name.lastIndexOf('/')
         let dir = streamDir.right
         let fileName = segment.name
         if (slash >= 0) {
           const sub = descend(streamDir.right, segment.name.slice(0, slash).split('/'), streamDirs)
-          if (E.isLeft(sub)) return E.left(clash(line, token, sub.left))
+          if (E.isLeft(sub)) return E.left(clash(line, 1 + locators.length + si + 1, sub.left))
           dir = sub.right
           fileName = segment.name.slice(slash + 1)
         }
         let file = dir.entries.get(fileName)
-        if (file === undefined) {
-          file = { _tag: 'File', pieces: [], size: 0 }
-          dir.entries.set(fileName, file)
-        } else if (file._tag === 'Directory') return E.left(clash(line, token, { path: [...streamDirs, ...segment.name.split('/')].join('/'), was: 'directory' }))
+        if (file !== undefined && file._tag === 'Directory') return E.left(clash(line, 1 + locators.length + si + 1, { path: [...streamDirs, ...segment.name.split('/')].join('/'), was: 'directory' }))
         let position = segment.position
         let remaining = segment.length
         let index = remaining > 0 ? blockAt(starts, position) : 0
         while (remaining > 0) {
-          const locator = stream.locators[index]
+          const locator = locators[index]
           const start = starts[index]
-          if (locator === undefined || start === undefined) return E.left(Manifest.error(line, token, 'the segment runs past the end of its blocks'))
+          if (locator === undefined || start === undefined) return E.left(Manifest.error(line, 1 + locators.length + si + 1, 'the segment runs past the end of its blocks'))
           const offset = position - start
           const length = Math.min(remaining, locator.size - offset)
           if (length > 0) {
-            file.pieces.push({ locator, offset, length })
-            file.size += length
+            const piece: Piece = { locator, offset, length }
+            if (file === undefined) {
+              // a new file's pieces: an array of exactly one (most files have one piece)
+              file = { _tag: 'File', pieces: [piece], size: length }
+              dir.entries.set(fileName, file)
+            } else {
+              file.pieces.push(piece)
+              file.size += length
+            }
             position += length
             remaining -= length
           }
           index++
         }
+        if (file === undefined) dir.entries.set(fileName, { _tag: 'File', pieces: [], size: 0 })
       }
     }
   }
@@ -212,16 +220,22 @@ export const compareNames = (a: string, b: string): number => {
   return a.length - b.length
 }
 
-const sortedEntries = (d: Directory): { files: Array<[string, File]>; dirs: Array<[string, Directory]> } => {
-  const files: Array<[string, File]> = []
-  const dirs: Array<[string, Directory]> = []
-  for (const [name, node] of d.entries) {
-    if (node._tag === 'File') files.push([name, node])
-    else dirs.push([name, node])
-  }
-  files.sort((a, b) => compareNames(a[0], b[0]))
-  dirs.sort((a, b) => compareNames(a[0], b[0]))
+/** The names of a directory's files and of its subdirectories, each sorted by `compareNames`. */
+const sortedNames = (d: Directory): { readonly files: Array<string>; readonly dirs: Array<string> } => {
+  const files: Array<string> = []
+  const dirs: Array<string> = []
+  d.entries.forEach((node, name) => {
+    if (node._tag === 'File') files.push(name)
+    else dirs.push(name)
+  })
+  files.sort(compareNames)
+  dirs.sort(compareNames)
   return { files, dirs }
+}
+
+const sortedEntries = (d: Directory): { files: Array<[string, File]>; dirs: Array<[string, Directory]> } => {
+  const { files, dirs } = sortedNames(d)
+  return { files: files.map((name) => [name, d.entries.get(name) as File]), dirs: dirs.map((name) => [name, d.entries.get(name) as Directory]) }
 }
 
 // -------------------------------------------------------------------------------------
@@ -237,9 +251,12 @@ const sortedEntries = (d: Directory): { files: Array<[string, File]>; dirs: Arra
 export const files = (root: Directory): ReadonlyArray<FileAt> => {
   const out: Array<FileAt> = []
   const walk = (d: Directory, prefix: string): void => {
-    const { files: fs, dirs } = sortedEntries(d)
-    for (const [name, f] of fs) out.push({ path: prefix + name, size: f.size, pieces: f.pieces })
-    for (const [name, sub] of dirs) walk(sub, `${prefix}${name}/`)
+    const { files: fs, dirs } = sortedNames(d)
+    for (const name of fs) {
+      const f = d.entries.get(name) as File
+      out.push({ path: prefix + name, size: f.size, pieces: f.pieces })
+    }
+    for (const name of dirs) walk(d.entries.get(name) as Directory, `${prefix}${name}/`)
   }
   walk(root, '')
   return out
