@@ -238,6 +238,9 @@ const ASCII = Array.from({ length: 128 }, (_, b) => String.fromCharCode(b))
 const HEX = 1
 const HINT = 2
 const CLASSES = Uint8Array.from({ length: 128 }, (_, c) => ((c >= 48 && c <= 57) || (c >= 97 && c <= 102) ? HEX : 0) | ((c >= 64 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95 ? HINT : 0))
+/** The hints of every locator read without any (shared: nothing may change it). */
+const NO_HINTS: ReadonlyArray<string> = Object.freeze([])
+
 const isClass = (c: number, k: number): boolean => c < 128 && ((CLASSES[c] ?? 0) & k) !== 0
 
 /** Where the fast reader is in the text: `at` moves forward, `end` is the end of the line. */
@@ -348,7 +351,7 @@ const fastLocator = (text: string, cur: Cursor): Locator.Locator | undefined => 
   }
   if (at < end && text.charCodeAt(at) !== 32) return undefined
   cur.at = at
-  return { hash, size, hints: hints ?? [] }
+  return { hash, size, hints: hints ?? NO_HINTS }
 }
 
 /**
