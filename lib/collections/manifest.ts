@@ -456,8 +456,8 @@ export const streamSize = (s: Stream): number => s.locators.reduce((n, l) => n +
 // interpreters
 // -------------------------------------------------------------------------------------
 
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /[\u0000-\u0020:\\]/g
+/** `\ooo` of the code units `escape` escapes (bytes 0-32, `:` and `\`), by code unit. */
+const ESCAPED: ReadonlyArray<string | undefined> = Array.from({ length: 93 }, (_, c) => (c <= 32 || c === 58 || c === 92 ? `\\${c.toString(8).padStart(3, '0')}` : undefined))
 
 /**
  * Escapes a name the way Arvados writers do: bytes 0-32, `:` and `\` as `\` + 3 octal
@@ -466,7 +466,18 @@ const NEEDS_ESCAPE = /[\u0000-\u0020:\\]/g
  * @category interpreters
  * @since 0.1.0
  */
-export const escape = (name: string): string => name.replace(NEEDS_ESCAPE, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+export const escape = (name: string): string => {
+  let out = ''
+  let mark = 0
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if (c <= 32 || c === 58 || c === 92) {
+      out += name.slice(mark, i) + (ESCAPED[c] ?? '')
+      mark = i + 1
+    }
+  }
+  return mark === 0 ? name : out + name.slice(mark)
+}
 
 /**
  * Prints one segment token.

@@ -233,11 +233,6 @@ const sortedNames = (d: Directory): { readonly files: Array<string>; readonly di
   return { files, dirs }
 }
 
-const sortedEntries = (d: Directory): { files: Array<[string, File]>; dirs: Array<[string, Directory]> } => {
-  const { files, dirs } = sortedNames(d)
-  return { files: files.map((name) => [name, d.entries.get(name) as File]), dirs: dirs.map((name) => [name, d.entries.get(name) as Directory]) }
-}
-
 // -------------------------------------------------------------------------------------
 // destructors
 // -------------------------------------------------------------------------------------
@@ -289,7 +284,8 @@ export const lookup = (root: Directory, path: string): Node | undefined => {
 export const emptyDirectories = (root: Directory): ReadonlyArray<string> => {
   const out: Array<string> = []
   const walk = (d: Directory, prefix: string): void => {
-    for (const [name, sub] of sortedEntries(d).dirs) {
+    for (const name of sortedNames(d).dirs) {
+      const sub = d.entries.get(name) as Directory
       if (sub.entries.size === 0) out.push(prefix + name)
       else walk(sub, `${prefix}${name}/`)
     }
@@ -302,32 +298,42 @@ export const emptyDirectories = (root: Directory): ReadonlyArray<string> => {
 // interpreters
 // -------------------------------------------------------------------------------------
 
-const normalizeStream = (name: string, fs: ReadonlyArray<[string, File]>): Manifest.Stream => {
+const normalizeStream = (name: string, d: Directory, fileNames: ReadonlyArray<string>): Manifest.Stream => {
   const locators: Array<Locator.Locator> = []
-  const startOf = new Map<string, number>()
+  // where each block starts in the stream, by hash (then by hash+size for another size of one hash)
+  const byHash = new Map<string, { readonly size: number; readonly start: number }>()
+  const byKey = new Map<string, number>()
   let total = 0
-  for (const [, f] of fs) {
-    for (const p of f.pieces) {
-      const k = Locator.key(p.locator)
-      if (!startOf.has(k)) {
-        startOf.set(k, total)
-        locators.push(p.locator)
-        total += p.locator.size
-      }
+  const startOf = (l: Locator.Locator): number => {
+    const known = byHash.get(l.hash)
+    if (known === undefined) {
+      byHash.set(l.hash, { size: l.size, start: total })
+    } else if (known.size === l.size) return known.start
+    else {
+      const k = Locator.key(l)
+      const start = byKey.get(k)
+      if (start !== undefined) return start
+      byKey.set(k, total)
     }
+    locators.push(l)
+    total += l.size
+    return total - l.size
   }
+  for (const fileName of fileNames) for (const p of (d.entries.get(fileName) as File).pieces) startOf(p.locator)
   const segments: Array<Manifest.Segment> = []
-  for (const [fileName, f] of fs) {
-    let current: { position: number; length: number } | undefined
-    for (const p of f.pieces) {
-      const position = (startOf.get(Locator.key(p.locator)) ?? 0) + p.offset
-      if (current !== undefined && current.position + current.length === position) current.length += p.length
+  for (const fileName of fileNames) {
+    let position = 0
+    let length = -1 // no piece yet
+    for (const p of (d.entries.get(fileName) as File).pieces) {
+      const at = startOf(p.locator) + p.offset
+      if (length >= 0 && position + length === at) length += p.length
       else {
-        if (current !== undefined) segments.push({ position: current.position, length: current.length, name: fileName })
-        current = { position, length: p.length }
+        if (length >= 0) segments.push({ position, length, name: fileName })
+        position = at
+        length = p.length
       }
     }
-    segments.push(current === undefined ? { position: 0, length: 0, name: fileName } : { position: current.position, length: current.length, name: fileName })
+    segments.push(length < 0 ? { position: 0, length: 0, name: fileName } : { position, length, name: fileName })
   }
   return { name, locators: locators.length === 0 ? [Locator.EMPTY_BLOCK] : locators, segments }
 }
@@ -341,10 +347,10 @@ const normalizeStream = (name: string, fs: ReadonlyArray<[string, File]>): Manif
 export const normalize = (root: Directory): Manifest.Manifest => {
   const streams: Array<Manifest.Stream> = []
   const walk = (d: Directory, name: string, isRoot: boolean): void => {
-    const { files: fs, dirs } = sortedEntries(d)
-    if (fs.length > 0) streams.push(normalizeStream(name, fs))
+    const { files: fs, dirs } = sortedNames(d)
+    if (fs.length > 0) streams.push(normalizeStream(name, d, fs))
     else if (dirs.length === 0 && !isRoot) streams.push({ name, locators: [Locator.EMPTY_BLOCK], segments: [{ position: 0, length: 0, name: Manifest.DIRECTORY_MARKER }] })
-    for (const [sub, child] of dirs) walk(child, `${name}/${sub}`, false)
+    for (const sub of dirs) walk(d.entries.get(sub) as Directory, `${name}/${sub}`, false)
   }
   walk(root, '.', true)
   return { streams }
