@@ -1,19 +1,19 @@
 /**
  * Benchmark for collections (npm run bench:collections, i.e.
  * `node --expose-gc --import tsx spec/bench/collections.ts`):
- *  1. ingest 1 GiB of generated data (16 files of 64 MiB, distinct content) into a fresh local
- *     store, beside node's raw md5 throughput over the same bytes in memory (same run, one
- *     thread; measured before and after the ingests, the mean is the baseline). Also: a plain
- *     copy of the same files into new files (copyFileSync, one thread), an ingest of one file of
- *     the same size (blocks of one file take the read + write path), and the 16 files again
- *     into another fresh store right after the others are deleted. Writing 1 GiB needs 1 GiB of new
- *     page-cache pages; on a VM whose free memory was handed back to the host (free page
- *     reporting), touching such pages costs more CPU than md5 of the same bytes, while the
- *     pages just freed by the deletion are reused cheaply (as on a host whose page cache is
- *     simply recycled);
+ *  1. ingest 1 GiB of generated data into fresh local stores, beside node's raw md5 throughput
+ *     over the same bytes in memory (one thread; measured before and after the ingests, the
+ *     mean is the baseline): 16 files of 64 MiB (distinct content), and one 1 GiB file. First
+ *     into new page-cache pages (nothing deleted in between; a plain copy of the 16 files into
+ *     new files, one thread, shows what such pages cost), then each again into the pages just
+ *     freed by deleting the previous store. On a VM whose free memory goes back to the host
+ *     (free page reporting), touching new pages costs more CPU than md5 of the same bytes and
+ *     varies from one moment to the next (the first GiB written after the data is generated
+ *     tends to be cheaper: --single-first swaps the first two ingests); recycled pages are cheap,
+ *     as on a host whose page cache is simply reused;
  *  2. parse + tree + portable data hash of a generated ~100 MB manifest (signed locators).
  * Peak RSS is sampled every 20 ms during each phase; CPU is the process's (all threads).
- * Options: --gib <n> (default 1).
+ * Options: --gib <n> (default 1), --single-first.
  */
 import * as Crypto from 'node:crypto'
 import * as Fs from 'node:fs'
@@ -79,26 +79,28 @@ try {
     })
   const raw = await rawMd5()
 
-  // ingest (new page-cache pages), a plain copy and the single file (new pages too: nothing is
-  // deleted meanwhile), then the first ingest again into pages just freed
+  // first into new page-cache pages (nothing deleted in between): the 16 files, the single file
+  // (swapped with --single-first) and a plain copy; then both again, each into the pages just
+  // freed by deleting the store before it
   const ingestInto = async (dir: string, from: string) => {
     const r = await peakRss(() => Store.make(dir).ingestDirectory(from))
     if (E.isLeft(r.value)) throw new Error(r.value.left.message)
-    return r
+    return { ...r, mbs: total / 1e6 / r.seconds }
   }
+  const singleFirst = process.argv.includes('--single-first')
+  const oneFirst = singleFirst ? await ingestInto(Path.join(work, 'store-single'), single) : undefined
   const ingest = await ingestInto(Path.join(work, 'store'), src)
-  const ingestMBs = total / 1e6 / ingest.seconds
+  const oneFile = oneFirst ?? (await ingestInto(Path.join(work, 'store-single'), single))
   const copied = Path.join(work, 'copy')
   Fs.mkdirSync(copied)
   const copy = await peakRss(async () => {
     for (const name of Fs.readdirSync(src)) Fs.copyFileSync(Path.join(src, name), Path.join(copied, name))
   })
-  const oneFile = await ingestInto(Path.join(work, 'store-single'), single)
-  const oneFileMBs = total / 1e6 / oneFile.seconds
-  for (const d of ['store', 'copy', 'store-single', 'single']) Fs.rmSync(Path.join(work, d), { recursive: true, force: true })
+  for (const d of ['store', 'copy', 'store-single']) Fs.rmSync(Path.join(work, d), { recursive: true, force: true })
   const again = await ingestInto(Path.join(work, 'store-again'), src)
-  const againMBs = total / 1e6 / again.seconds
   Fs.rmSync(Path.join(work, 'store-again'), { recursive: true, force: true })
+  const oneAgain = await ingestInto(Path.join(work, 'store-again'), single)
+  for (const d of ['store-again', 'single']) Fs.rmSync(Path.join(work, d), { recursive: true, force: true })
   Fs.rmSync(src, { recursive: true, force: true })
   const rawAfter = await rawMd5()
   const rawMBs = (2 * total) / 1e6 / (raw.seconds + rawAfter.seconds)
@@ -140,11 +142,14 @@ try {
 
   const report = [
     `node ${process.version}, ${Os.cpus().length} CPU(s) ${Os.cpus()[0]?.model ?? ''}`,
-    `raw md5 (in memory):        ${(total / MiB).toFixed(0)} MiB in ${raw.seconds.toFixed(2)} s before the ingests, ${rawAfter.seconds.toFixed(2)} s after = ${rawMBs.toFixed(0)} MB/s${cpu(raw)}`,
-    `ingest into local store:    ${(total / MiB).toFixed(0)} MiB in ${ingest.seconds.toFixed(2)} s = ${ingestMBs.toFixed(0)} MB/s (${((100 * ingestMBs) / rawMBs).toFixed(0)}% of raw md5), peak RSS ${ingest.peakMiB.toFixed(0)} MiB${cpu(ingest)}`,
-    `  plain copy, 1 thread:     ${(total / 1e6 / copy.seconds).toFixed(0)} MB/s (${((100 * total) / 1e6 / copy.seconds / rawMBs).toFixed(0)}% of raw md5)${cpu(copy)}`,
-    `  one ${(total / MiB).toFixed(0)} MiB file:       ${oneFileMBs.toFixed(0)} MB/s (${((100 * oneFileMBs) / rawMBs).toFixed(0)}% of raw md5), peak RSS ${oneFile.peakMiB.toFixed(0)} MiB${cpu(oneFile)}`,
-    `  again, pages reused:      ${againMBs.toFixed(0)} MB/s (${((100 * againMBs) / rawMBs).toFixed(0)}% of raw md5), peak RSS ${again.peakMiB.toFixed(0)} MiB${cpu(again)}`,
+    `raw md5 (in memory, 1 thread): ${(total / MiB).toFixed(0)} MiB in ${raw.seconds.toFixed(2)} s before the ingests, ${rawAfter.seconds.toFixed(2)} s after = ${rawMBs.toFixed(0)} MB/s${cpu(raw)}`,
+    `ingest into local store, new page-cache pages${singleFirst ? ' (the single file first)' : ''}:`,
+    `  16 x 64 MiB files:        ${ingest.seconds.toFixed(2)} s = ${ingest.mbs.toFixed(0)} MB/s (${((100 * ingest.mbs) / rawMBs).toFixed(0)}% of raw md5), peak RSS ${ingest.peakMiB.toFixed(0)} MiB${cpu(ingest)}`,
+    `  one ${(total / MiB).toFixed(0)} MiB file:       ${oneFile.seconds.toFixed(2)} s = ${oneFile.mbs.toFixed(0)} MB/s (${((100 * oneFile.mbs) / rawMBs).toFixed(0)}% of raw md5), peak RSS ${oneFile.peakMiB.toFixed(0)} MiB${cpu(oneFile)}`,
+    `  plain copy of the 16, 1 thread: ${copy.seconds.toFixed(2)} s = ${(total / 1e6 / copy.seconds).toFixed(0)} MB/s (${((100 * total) / 1e6 / copy.seconds / rawMBs).toFixed(0)}% of raw md5)${cpu(copy)}`,
+    `ingest again, into pages just freed:`,
+    `  16 x 64 MiB files:        ${again.seconds.toFixed(2)} s = ${again.mbs.toFixed(0)} MB/s (${((100 * again.mbs) / rawMBs).toFixed(0)}% of raw md5), peak RSS ${again.peakMiB.toFixed(0)} MiB${cpu(again)}`,
+    `  one ${(total / MiB).toFixed(0)} MiB file:       ${oneAgain.seconds.toFixed(2)} s = ${oneAgain.mbs.toFixed(0)} MB/s (${((100 * oneAgain.mbs) / rawMBs).toFixed(0)}% of raw md5), peak RSS ${oneAgain.peakMiB.toFixed(0)} MiB${cpu(oneAgain)}`,
     `manifest parse+tree+PDH:    ${textMB.toFixed(1)} MB, ${parse.value.files} files in ${parse.seconds.toFixed(2)} s = ${(textMB / parse.seconds).toFixed(0)} MB/s, peak RSS ${parse.peakMiB.toFixed(0)} MiB (${parse.startMiB.toFixed(0)} MiB at the start, the text included)${cpu(parse)}`,
     `  split: parse ${split.parse.toFixed(2)} s, tree + file list ${split.tree.toFixed(2)} s, PDH ${split.pdh.toFixed(2)} s`,
     `manifest PDH only:          ${(textMB / hashOnly.seconds).toFixed(0)} MB/s${cpu(hashOnly)}`,
