@@ -5,8 +5,9 @@
  *
  * Every write goes to a unique temporary file first and is renamed into place, so a crash
  * never leaves a partial block under a valid name and two processes ingesting the same data at
- * once both succeed (the later rename replaces identical bytes). Ingest streams each file
- * through md5 and into its block file with a few fixed 4 MiB buffers: memory stays bounded
+ * once both succeed (the later rename replaces identical bytes). Ingest streams each small file
+ * through md5 and into its block file with a few fixed 4 MiB buffers; the blocks of large files
+ * are stored by worker threads, several at once (`block-pool.ts`): memory stays bounded
  * whatever the file size. Every block read is checked (size and md5) before any byte is
  * returned; a corrupted block is an error. Manifests are the normalized form Arvados writes,
  * with one file per run of blocks (small files are not packed together).
