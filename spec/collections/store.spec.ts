@@ -72,6 +72,20 @@ ingest('should split a file into 64 MiB blocks and read it back identical', asyn
   assert.is(total, size)
   assert.is(h.digest('hex'), md5(data))
 })
+ingest('should give the same manifest when large files (hashed by worker threads) and small ones are mixed', async () => {
+  const store = Store.make(tmp())
+  const big = (n: number, seed: number): Buffer => {
+    const b = Buffer.alloc(n)
+    for (let i = 0; i + 4 <= n; i += 4096) b.writeUInt32LE((i * 2654435761 + seed) >>> 0, i)
+    return b
+  }
+  const a = big(17 * 1024 * 1024, 1)
+  const d = big(20 * 1024 * 1024 + 3, 2)
+  const src = writeTree(tmp(), { a: a, b: 'small', 'c/d': d, 'c/e': 'tiny' })
+  const c = right(await store.ingestDirectory(src))
+  assert.is(c.manifestText, `. ${md5(a)}+${a.length} ${md5('small')}+5 0:${a.length}:a ${a.length}:5:b\n./c ${md5(d)}+${d.length} ${md5('tiny')}+4 0:${d.length}:d ${d.length}:4:e\n`)
+  assert.is(Buffer.compare(Buffer.from(await Collection.readFile(c, 'c/d')), d), 0)
+})
 ingest('should fail clearly for a missing directory', async () => {
   const r = await Store.make(tmp()).ingestDirectory('/nonexistent/arv-test')
   assert.ok(E.isLeft(r))
