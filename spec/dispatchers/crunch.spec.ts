@@ -356,6 +356,23 @@ Submitted('should run the runner in a container with API access, its calls as it
   }
 })
 
+Submitted('should cancel the submitted runner and, through it, its children on Ctrl-C', async () => {
+  const s = await open()
+  try {
+    let child: ChildProcess.ChildProcess | undefined
+    const running = s.run([steps, '--mode', 'slow', '--n', '2', '--ms', '60000', '--submit'], { onSpawn: (c) => (child = c) })
+    await until(() => callRequests(s.double).filter((r) => r['state'] === 'Committed' && r['container_uuid'] !== null).length >= 2)
+    child!.kill('SIGINT')
+    const r = await running
+    assert.is(r.code, 130, r.stderr)
+    const runner = [...s.double.cluster.crs.values()].find((x) => (x['properties'] as Rec)['arvados_crunch_role'] === 'runner')!
+    assert.is(runner['priority'], 0)
+    await until(() => callRequests(s.double).every((cr) => s.double.cluster.containers.get(cr['container_uuid'] as string)?.['state'] === 'Cancelled'), 30_000)
+  } finally {
+    await s.stop()
+  }
+})
+
 Submitted.run()
 
 // -------------------------------------------------------------------------------------
