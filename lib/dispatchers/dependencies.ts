@@ -7,14 +7,19 @@
  * output of a call (or of the run) that can no longer resolve is blocked with it.
  *
  * What "ready" means — run an implementation in-process, submit a container request — is the
- * interpreter's, given as hooks. No I/O here.
+ * interpreter's, given as hooks. No I/O here; `resolveCombine` does the one step both
+ * interpreters take the same way (an output made of other nodes' values), with the store's
+ * concatenation and hydration given to it.
  *
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
+import type * as t from 'io-ts'
+import * as Codec from '../codec.js'
+import type * as Collection from '../collections/collection.js'
 import * as Dispatcher from '../dispatcher.js'
 import type * as Errors from '../errors.js'
-import type * as Graph from '../graph.js'
+import * as Graph from '../graph.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -171,4 +176,46 @@ export const make = <S extends Slot>(hooks: Hooks<S>): Tracker<S> => {
   }
 
   return { slots, nodes, failures, skipped: () => skipped, add, complete, fail }
+}
+
+// -------------------------------------------------------------------------------------
+// combining
+// -------------------------------------------------------------------------------------
+
+/**
+ * The value of a combine node (the output of `run`, or of a work that made calls) once every
+ * node it depends on is done: the values substituted for their futures, a list of collections
+ * concatenated when the output is declared a collection, then the declared codec crossed
+ * (encode → JSON → decode) and collections hydrated. Without a declared codec the output is the
+ * gathered structure, each piece having crossed its own codec, and its JSON text is spliced.
+ *
+ * @category combining
+ * @since 0.1.0
+ */
+export const resolveCombine = async <S extends Slot>(
+  node: Graph.CombineNode,
+  input: {
+    readonly module: string
+    readonly slots: ReadonlyMap<string, S>
+    /** the codec the owner declares for its result (undefined: `run` without `returns`) */
+    readonly declared: t.Mixed | undefined
+    /** the owner's work name ('run' for the run) */
+    readonly work: string
+    readonly concat: (parts: ReadonlyArray<Collection.Collection | null>) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+    readonly hydrate: (codec: t.Mixed, value: unknown) => Promise<E.Either<Errors.SdkError, unknown>> | E.Either<Errors.SdkError, unknown>
+  },
+): Promise<E.Either<Errors.SdkError, { readonly value: unknown; readonly json: string }>> => {
+  const values = Graph.substitute(node.shape, (id) => input.slots.get(id)!.value)
+  if (input.declared === undefined) return E.right({ value: values, json: Graph.spliceJson(node.shape, (id) => input.slots.get(id)!.json!) })
+  let combined: unknown = values
+  if (node.mode === 'concat') {
+    const c = await input.concat((Array.isArray(values) ? values : []) as ReadonlyArray<Collection.Collection | null>)
+    if (E.isLeft(c)) return c
+    combined = c.right
+  }
+  const crossed = Codec.cross(input.declared, combined, { module: input.module, work: input.work, position: 'result' })
+  if (E.isLeft(crossed)) return crossed
+  const hydrated = await input.hydrate(input.declared, crossed.right.value)
+  if (E.isLeft(hydrated)) return hydrated
+  return E.right({ value: hydrated.right, json: crossed.right.json })
 }

@@ -273,35 +273,17 @@ const interpret = async <M extends Module.AnyModule>(
   }
 
   const resolveCombine = async (st: State, node: Graph.CombineNode): Promise<void> => {
-    const values = Graph.substitute(node.shape, (id) => states.get(id)!.value)
-    const declared = declaredOf(node.owner)
     const ownerState = node.owner === 'run' ? undefined : states.get(node.owner)!
     const work = ownerState === undefined ? 'run' : (ownerState.node as Graph.CallNode).work
-    const where: Codec.Where = { module: module.name, work, position: 'result' }
-    let combined: unknown = values
-    if (node.mode === 'concat') {
-      const c = await concatParts(values)
-      if (E.isLeft(c)) return fail(st, c.left)
-      combined = c.right
-    }
-    if (declared === undefined) {
-      // run without a declared result: the gathered structure, each piece already crossed its codec
-      const json = Graph.spliceJson(node.shape, (id) => states.get(id)!.json!)
-      complete(st, values, json)
-      finished ??= E.right({ value: values, json })
-      return
-    }
-    const crossed = Codec.cross(declared, combined, where)
-    if (E.isLeft(crossed)) return fail(st, crossed.left)
-    const hydrated = await hydrate(declared, crossed.right.value)
-    if (E.isLeft(hydrated)) return fail(st, hydrated.left)
-    const json = crossed.right.json
-    complete(st, hydrated.right, json)
-    if (ownerState === undefined) finished ??= E.right({ value: hydrated.right, json })
+    const r = await Dependencies.resolveCombine(node, { module: module.name, slots: states, declared: declaredOf(node.owner), work, concat: concatParts, hydrate })
+    if (E.isLeft(r)) return fail(st, r.left)
+    const { value, json } = r.right
+    complete(st, value, json)
+    if (ownerState === undefined) finished ??= E.right({ value, json })
     else {
       if (reuse && workOf(work).spec.reuse !== false) cache.put(ownerState.node.id, json)
       emit({ type: 'done', id: ownerState.node.id, work, reused: false })
-      complete(ownerState, hydrated.right, json)
+      complete(ownerState, value, json)
     }
   }
 

@@ -438,35 +438,24 @@ export const interpret = async <M extends Module.AnyModule>(
   }
 
   const resolveCombine = async (st: State, node: Graph.CombineNode): Promise<void> => {
-    const values = Graph.substitute(node.shape, (id) => states.get(id)!.value)
-    const declared = declaredOf(node.owner)
     const ownerState = node.owner === 'run' ? undefined : states.get(node.owner)!
     const work = ownerState === undefined ? 'run' : (ownerState.node as Graph.CallNode).work
-    const where: Codec.Where = { module: module.name, work, position: 'result' }
-    let combined: unknown = values
-    if (node.mode === 'concat') {
-      const c = await store.concat((Array.isArray(values) ? values : []) as ReadonlyArray<Collection.Collection | null>, signal)
-      if (E.isLeft(c)) return fail(st, c.left)
-      combined = c.right
-    }
-    if (declared === undefined) {
-      const json = Graph.spliceJson(node.shape, (id) => states.get(id)!.json!)
-      complete(st, values, json)
-      finished ??= E.right({ value: values, json })
-      return
-    }
-    const json = Codec.encode(declared, combined, where)
-    if (E.isLeft(json)) return fail(st, json.left)
-    const decoded = Codec.decode(declared, json.right, where)
-    if (E.isLeft(decoded)) return fail(st, decoded.left)
-    const hydrated = await store.hydrate(decoded.right, signal)
-    if (E.isLeft(hydrated)) return fail(st, hydrated.left)
-    complete(st, hydrated.right, json.right)
-    if (ownerState === undefined) finished ??= E.right({ value: hydrated.right, json: json.right })
+    const r = await Dependencies.resolveCombine(node, {
+      module: module.name,
+      slots: states,
+      declared: declaredOf(node.owner),
+      work,
+      concat: (parts) => store.concat(parts, signal),
+      hydrate: (_codec, value) => store.hydrate(value, signal),
+    })
+    if (E.isLeft(r)) return fail(st, r.left)
+    const { value, json } = r.right
+    complete(st, value, json)
+    if (ownerState === undefined) finished ??= E.right({ value, json })
     else {
       if (ownerState.reused) reusedCount++
       emit({ type: 'done', id: ownerState.node.id, work, reused: ownerState.reused })
-      complete(ownerState, hydrated.right, json.right)
+      complete(ownerState, value, json)
     }
   }
 
