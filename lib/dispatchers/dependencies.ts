@@ -18,7 +18,7 @@ import type * as t from 'io-ts'
 import * as Codec from '../codec.js'
 import type * as Collection from '../collections/collection.js'
 import * as Dispatcher from '../dispatcher.js'
-import type * as Errors from '../errors.js'
+import * as Errors from '../errors.js'
 import * as Graph from '../graph.js'
 
 // -------------------------------------------------------------------------------------
@@ -62,12 +62,10 @@ export interface Hooks<S extends Slot> {
   readonly slot: (node: Graph.Node) => S
   /** all of the node's inputs are done */
   readonly ready: (slot: S) => void
-  /** a failure was recorded for this slot */
-  readonly failed: (slot: S, error: Errors.SdkError) => void
-  /** failing fast: the run must stop with this error */
-  readonly failFast: (error: Errors.SdkError) => void
-  /** keeping going: the run's own output can no longer resolve */
-  readonly runBlocked: (error: Errors.SdkError) => void
+  /** receives the `failed` event of each failure */
+  readonly emit: (event: Dispatcher.Event) => void
+  /** failing fast: the run must stop (abort what runs, submit nothing more) */
+  readonly stop: () => void
 }
 
 /**
@@ -85,6 +83,21 @@ export interface Tracker<S extends Slot> {
   readonly add: (node: Graph.Node) => E.Either<Errors.SdkError, void>
   readonly complete: (slot: S, value: unknown, json: string) => void
   readonly fail: (slot: S, error: Errors.SdkError) => void
+  /** records how the run ends, unless that is already known (the first word stands) */
+  readonly settle: (outcome: E.Either<Errors.SdkError, Output>) => void
+  /** the run's result once nothing runs any more: its first failure (failing fast), all of them (keeping going), or its output */
+  readonly verdict: () => E.Either<Errors.SdkError, Output>
+}
+
+/**
+ * A run's output: the value and its JSON text.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Output {
+  readonly value: unknown
+  readonly json: string
 }
 
 // -------------------------------------------------------------------------------------
@@ -117,10 +130,14 @@ export const make = <S extends Slot>(hooks: Hooks<S>): Tracker<S> => {
   const nodes: Array<Graph.Node> = []
   const failures: Array<Errors.SdkError> = []
   let skipped = 0
+  let outcome: E.Either<Errors.SdkError, Output> | undefined
+  const settle = (o: E.Either<Errors.SdkError, Output>): void => {
+    outcome ??= o
+  }
 
   const blockOwner = (st: S): void => {
     if (st.node._tag !== 'Combine') return
-    if (st.node.owner === 'run') hooks.runBlocked(Dispatcher.runFailed(hooks.module, failures, skipped))
+    if (st.node.owner === 'run') settle(E.left(Dispatcher.runFailed(hooks.module, failures, skipped)))
     else block(slots.get(st.node.owner)!)
   }
 
@@ -135,8 +152,11 @@ export const make = <S extends Slot>(hooks: Hooks<S>): Tracker<S> => {
   const fail = (st: S, error: Errors.SdkError): void => {
     st.status = 'failed'
     failures.push(error)
-    hooks.failed(st, error)
-    if (!hooks.keepGoing) return hooks.failFast(error)
+    hooks.emit({ type: 'failed', id: st.node.id, work: st.node._tag === 'Call' ? st.node.work : 'run', error })
+    if (!hooks.keepGoing) {
+      settle(E.left(error))
+      return hooks.stop()
+    }
     eachDependent(st, block)
     blockOwner(st)
   }
@@ -175,7 +195,15 @@ export const make = <S extends Slot>(hooks: Hooks<S>): Tracker<S> => {
     return E.right(undefined)
   }
 
-  return { slots, nodes, failures, skipped: () => skipped, add, complete, fail }
+  const verdict = (): E.Either<Errors.SdkError, Output> => {
+    if (failures.length > 0) return E.left(hooks.keepGoing ? Dispatcher.runFailed(hooks.module, failures, skipped) : failures[0]!)
+    return (
+      outcome ??
+      E.left(Errors.make('InternalError', 'ARV_INTERNAL', `the run of module "${hooks.module}" ended without an output`, {}, { hint: 'this is a bug in arvados-crunch; please report it with the module' }))
+    )
+  }
+
+  return { slots, nodes, failures, skipped: () => skipped, add, complete, fail, settle, verdict }
 }
 
 // -------------------------------------------------------------------------------------

@@ -154,7 +154,6 @@ const interpret = async <M extends Module.AnyModule>(
   let inFlight = 0
   let executed = 0
   let reused = 0
-  let finished: E.Either<Errors.SdkError, { value: unknown; json: string }> | undefined
   let settle: () => void = () => undefined
   const allSettled = new Promise<void>((resolve) => (settle = resolve))
 
@@ -203,14 +202,8 @@ const interpret = async <M extends Module.AnyModule>(
     keepGoing,
     slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined }),
     ready: (st) => ready(st),
-    failed: (st, error) => emit({ type: 'failed', id: st.node.id, work: st.node._tag === 'Call' ? st.node.work : 'run', error }),
-    failFast: (error) => {
-      finished ??= E.left(error)
-      controller.abort('a call failed')
-    },
-    runBlocked: (error) => {
-      finished ??= E.left(error)
-    },
+    emit,
+    stop: () => controller.abort('a call failed'),
   })
   const { slots: states, nodes, failures, add, complete } = tracker
   const fail = (st: State, error: Errors.SdkError): void => tracker.fail(st, error)
@@ -279,7 +272,7 @@ const interpret = async <M extends Module.AnyModule>(
     if (E.isLeft(r)) return fail(st, r.left)
     const { value, json } = r.right
     complete(st, value, json)
-    if (ownerState === undefined) finished ??= E.right({ value, json })
+    if (ownerState === undefined) tracker.settle(E.right({ value, json }))
     else {
       if (reuse && workOf(work).spec.reuse !== false) cache.put(ownerState.node.id, json)
       emit({ type: 'done', id: ownerState.node.id, work, reused: false })
@@ -456,12 +449,11 @@ const interpret = async <M extends Module.AnyModule>(
   const graph: Graph.Graph = { module: module.name, nodes }
   const stats: Dispatcher.Stats = { calls: nodes.filter((n) => n._tag === 'Call').length, executed, reused, failed: failures.length }
   if (cancelledFromOutside()) return E.left(Dispatcher.cancelled(module.name, external?.reason))
-  if (failures.length > 0) return E.left(keepGoing ? Dispatcher.runFailed(module.name, failures, tracker.skipped()) : failures[0]!)
-  if (finished === undefined) return E.left(Errors.make('InternalError', 'ARV_INTERNAL', `the run of module "${module.name}" ended without an output`, {}, { hint: 'this is a bug in arvados-crunch; please report it with the module' }))
-  if (E.isLeft(finished)) return finished
+  const verdict = tracker.verdict()
+  if (E.isLeft(verdict)) return verdict
   return E.right({
-    value: finished.right.value as Module.OutputOf<M>,
-    json: finished.right.json,
+    value: verdict.right.value as Module.OutputOf<M>,
+    json: verdict.right.json,
     graph,
     stats,
   })

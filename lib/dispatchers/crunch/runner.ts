@@ -214,7 +214,6 @@ export const interpret = async <M extends Module.AnyModule>(
   let inFlight = 0
   let executed = 0
   let reusedCount = 0
-  let finished: E.Either<Errors.SdkError, { value: unknown; json: string }> | undefined
   let wakeUp: (() => void) | undefined
   function wake(): void {
     const w = wakeUp
@@ -233,7 +232,7 @@ export const interpret = async <M extends Module.AnyModule>(
     inFlight++
     void p
       .catch((e: unknown) => {
-        finished ??= E.left(Errors.fromUnknown(e, 'ARV_INTERNAL'))
+        settle(E.left(Errors.fromUnknown(e, 'ARV_INTERNAL')))
         controller.abort('internal error')
       })
       .finally(() => {
@@ -254,17 +253,13 @@ export const interpret = async <M extends Module.AnyModule>(
     keepGoing,
     slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined, request: undefined, attachedFinal: false, earlier: 0, reused: false }),
     ready: (st) => ready(st),
-    failed: (st, error) => emit({ type: 'failed', id: st.node.id, work: st.node._tag === 'Call' ? st.node.work : 'run', error }),
-    failFast: (error) => {
-      finished ??= E.left(error)
+    emit,
+    stop: () => {
       controller.abort('a call failed')
       wake()
     },
-    runBlocked: (error) => {
-      finished ??= E.left(error)
-    },
   })
-  const { slots: states, nodes, failures, add, complete } = tracker
+  const { slots: states, nodes, failures, add, complete, settle } = tracker
   const fail = (st: State, error: Errors.SdkError): void => tracker.fail(st, error)
 
   const ready = (st: State): void => {
@@ -451,7 +446,7 @@ export const interpret = async <M extends Module.AnyModule>(
     if (E.isLeft(r)) return fail(st, r.left)
     const { value, json } = r.right
     complete(st, value, json)
-    if (ownerState === undefined) finished ??= E.right({ value, json })
+    if (ownerState === undefined) settle(E.right({ value, json }))
     else {
       if (ownerState.reused) reusedCount++
       emit({ type: 'done', id: ownerState.node.id, work, reused: ownerState.reused })
@@ -489,7 +484,7 @@ export const interpret = async <M extends Module.AnyModule>(
     lastPoll = Date.now()
     const polled = await Poll.states(api, [...pending.keys()])
     if (E.isLeft(polled)) {
-      finished ??= E.left(polled.left)
+      settle(E.left(polled.left))
       controller.abort('polling failed')
       break
     }
@@ -517,15 +512,15 @@ export const interpret = async <M extends Module.AnyModule>(
   const graph: Graph.Graph = { module: module.name, nodes }
   const stats: Dispatcher.Stats = { calls: nodes.filter((n) => n._tag === 'Call').length, executed, reused: reusedCount, failed: failures.length }
   if (cancelledFromOutside()) return E.left(Dispatcher.cancelled(module.name, external?.reason))
-  if (failures.length > 0) return E.left(keepGoing ? Dispatcher.runFailed(module.name, failures, tracker.skipped()) : failures[0]!)
-  if (finished === undefined) return E.left(Errors.make('InternalError', 'ARV_INTERNAL', `the run of module "${module.name}" ended without an output`, {}, { hint: 'this is a bug in arvados-crunch; please report it with the module' }))
-  if (E.isLeft(finished)) return finished
+  const verdict = tracker.verdict()
+  if (E.isLeft(verdict)) return verdict
+  const finished = verdict.right
 
   // ---- record the final output
-  const recorded = await record(rc, module.name, finished.right.value, finished.right.json)
+  const recorded = await record(rc, module.name, finished.value, finished.json)
   if (E.isLeft(recorded)) return recorded
   emit({ type: 'log', id: 'run', work: 'run', message: `output collection ${recorded.right.uuid} (${recorded.right.pdh})` })
-  return E.right({ value: finished.right.value as Module.OutputOf<M>, json: finished.right.json, graph, stats, recorded: recorded.right })
+  return E.right({ value: finished.value as Module.OutputOf<M>, json: finished.json, graph, stats, recorded: recorded.right })
 }
 
 /**
