@@ -149,6 +149,10 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   const autoInput: Auto.AutoInput = { env: process.env, ...(flags.dispatcher === undefined ? {} : { requested: flags.dispatcher }), local: { cacheDir, ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }) } }
   let makers = options.makers ?? { local: Local.make }
   const choice = Auto.choose(autoInput)
+  const crunchOnly = flags.submit || flags.project !== undefined || flags.outputName !== undefined || flags.image !== undefined
+  if (crunchOnly && E.isRight(choice) && choice.right === 'local') {
+    return exitWith(Flags.usageError('--submit, --project, --output-name and --image are options of the crunch dispatcher', 'add --dispatcher crunch'), false)
+  }
   if (E.isRight(choice) && choice.right === 'crunch' && makers.crunch === undefined) {
     // loaded only when asked for: a local run never loads the Arvados client
     const Crunch = await import('./dispatchers/crunch/index.js')
@@ -157,8 +161,6 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
       ...makers,
       crunch: (env) => Crunch.fromCommandLine({ script, env, home: Os.homedir(), submit: flags.submit, project: flags.project, outputName: flags.outputName, image: flags.image }),
     }
-  } else if (flags.submit || flags.project !== undefined || flags.outputName !== undefined || flags.image !== undefined) {
-    if (E.isRight(choice) && choice.right === 'local') return exitWith(Flags.usageError('--submit, --project, --output-name and --image are options of the crunch dispatcher', 'add --dispatcher crunch'), false)
   }
   const chosen = Auto.autoDispatcher(autoInput, makers)
   if (E.isLeft(chosen)) return exitWith(chosen.left, false)

@@ -72,6 +72,19 @@ run('should ask for crunch clearly when Arvados is not configured', async () => 
   assert.match(r.stderr, /ARVADOS_API_HOST/)
 })
 
+run('should refuse options of the crunch dispatcher on a local run, saying how to ask for crunch', async () => {
+  const r = await crunch(['run', numbers, '--n', '1', '--project', 'zzzzz-j7d0g-aaaaaaaaaaaaaaa', '--cache-dir', tmp()], { env: { CRUNCH_DISPATCHER: '', CRUNCH_ROLE: '' } })
+  assert.is(r.code, 2)
+  assert.is(r.stdout, '')
+  assert.match(r.stderr, /UsageError \[ARV_USAGE\]: --submit, --project, --output-name and --image are options of the crunch dispatcher\n  hint: add --dispatcher crunch/)
+})
+
+run('should honour CRUNCH_DISPATCHER when --dispatcher is not given', async () => {
+  const r = await crunch(['run', numbers, '--n', '1'], { env: { CRUNCH_DISPATCHER: 'crunch', CRUNCH_ROLE: '', ARVADOS_API_HOST: '', ARVADOS_API_TOKEN: '', HOME: tmp() } })
+  assert.is(r.code, 1)
+  assert.match(r.stderr, /ConfigError \[ARV_CONFIG\]: ARVADOS_API_HOST and ARVADOS_API_TOKEN are not set/)
+})
+
 run.run()
 
 // ---
