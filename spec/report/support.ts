@@ -8,6 +8,7 @@ import * as Fs from 'node:fs'
 import * as Path from 'node:path'
 import type * as Dispatcher from '../../lib/dispatcher.js'
 import * as Local from '../../lib/dispatchers/local.js'
+import * as Graph from '../../lib/graph.js'
 import type * as Module from '../../lib/module.js'
 import * as Report from '../../lib/report/index.js'
 
@@ -30,11 +31,12 @@ export const runLocally = async (
   const outcome = await dispatcher.run(module, params, { keepGoing: options.keepGoing ?? false, onEvent: (e) => events.push(stamp({ ...e, at: new Date().toISOString() })) })()
   const finishedAt = new Date().toISOString()
   const result = outcome._tag === 'Right' ? outcome.right : undefined
+  const graph = result?.graph ?? (await graphOfRun(module, params))
   const record = Report.fromEvents({
     module: module.name,
     params: params as never,
     events,
-    ...(result === undefined ? {} : { graph: result.graph }),
+    graph,
     requested: Report.requestedOf(module),
     startedAt,
     finishedAt,
@@ -42,6 +44,16 @@ export const runLocally = async (
     ...(outcome._tag === 'Left' ? { error: outcome.left } : {}),
   })
   return { record, result, events }
+}
+
+/**
+ * The graph run() makes (what `--print-graph` shows): a failed run returns no graph, so its calls
+ * that never started are found here (calls made by implementations are not).
+ */
+const graphOfRun = async (module: Module.AnyModule, params: unknown): Promise<Graph.Graph> => {
+  const rec = Graph.recorder(module, undefined)
+  const output: unknown = await module.run(params, rec.context)
+  return { module: module.name, nodes: [...rec.calls(), Graph.combine('run', output, module.returns)] }
 }
 
 /** the Chromium binary, or undefined where none is installed */
