@@ -18,6 +18,7 @@ import * as ChildProcess from 'node:child_process'
 import * as Fs from 'node:fs'
 import * as Path from 'node:path'
 import * as Cluster from './cluster.js'
+import * as Crunchstat from './crunchstat.js'
 import * as Manifest from './manifest.js'
 import type { Rec } from './cluster.js'
 
@@ -135,7 +136,7 @@ const killGroup = (child: ChildProcess.ChildProcess | undefined): void => {
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 }
 
 /** Makes the executor the cluster calls to start and kill containers. */
-export const makeExecutor = (opts: ExecutorOptions): Cluster.Executor & { readonly stopAll: () => Promise<void> } => {
+export const makeExecutor = (opts: ExecutorOptions): Cluster.Executor & { readonly stopAll: () => Promise<void>; readonly liveLog: (containerUuid: string, file: string) => Buffer | undefined } => {
   const cluster = opts.cluster
   const running = new Map<string, Running>()
   const pending = new Set<Promise<void>>()
@@ -353,12 +354,14 @@ export const makeExecutor = (opts: ExecutorOptions): Cluster.Executor & { readon
       running.delete(uuid)
       return cancelSetup('cancelled before it started (priority 0)')
     }
+    Fs.writeFileSync(Path.join(logDir, 'node.json'), Crunchstat.nodeJson(rc))
     cluster.markRunning(uuid)
     say(`double: running ${JSON.stringify(c['command'])} in ${cwd}`)
     const child = ChildProcess.spawn(tools['unshare'] as string, ['--mount', '--propagation', 'private', tools['sh'] as string, scriptPath], {
       env, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
     })
     entry.child = child
+    const stats = Crunchstat.sample(child.pid, Path.join(logDir, 'crunchstat.txt'), Number(rc['vcpus'] ?? 1))
     child.stdin?.on('error', () => undefined)
     child.stdin?.end(stdinData)
     child.stdout?.on('data', (b: Buffer) => out.write(b))
@@ -374,6 +377,7 @@ export const makeExecutor = (opts: ExecutorOptions): Cluster.Executor & { readon
       child.on('close', (code, signal) => resolve({ code, signal }))
     })
     const wasKilled = entry.killed
+    await stats.stop()
     killGroup(child)
     await out.end()
     await err.end()
@@ -445,6 +449,14 @@ export const makeExecutor = (opts: ExecutorOptions): Cluster.Executor & { readon
   }
 
   return {
+    liveLog: (uuid, file) => {
+      if (!running.has(uuid) || !/^[\w.-]+$/.test(file)) return undefined
+      try {
+        return Fs.readFileSync(Path.join(opts.dir, uuid, 'log', file))
+      } catch {
+        return undefined
+      }
+    },
     start: (c, token) => {
       const uuid = c['uuid'] as string
       const done = run(c, token).catch((e: unknown) => {

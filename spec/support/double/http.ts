@@ -8,6 +8,7 @@ import * as Crypto from 'node:crypto'
 import type * as Http from 'node:http'
 import * as Cluster from './cluster.js'
 import * as Listing from './listing.js'
+import * as Logs from './logs.js'
 import * as Manifest from './manifest.js'
 import * as Schemas from './schemas.js'
 import type { Rec } from './cluster.js'
@@ -122,6 +123,8 @@ export interface Context {
   readonly requests: Array<RecordedRequest>
   readonly keepRequests: Array<RecordedRequest>
   readonly discovery: () => Rec
+  /** a running container's log file as written so far (the container request log endpoint) */
+  readonly liveLog?: (containerUuid: string, file: string) => Buffer | undefined
 }
 
 interface Answer {
@@ -264,6 +267,15 @@ export const apiHandler = (ctx: Context) => async (req: Http.IncomingMessage, re
     if (verb === 'POST' && (bodyParams['_method'] === 'GET' || (typeof override === 'string' && override.toUpperCase() === 'GET'))) verb = 'GET'
     if (url.pathname === '/discovery/v1/apis/arvados/v1/rest' && verb === 'GET') return send({ status: 200, body: ctx.discovery() })
     if (!url.pathname.startsWith('/arvados/v1/')) throw { ...Cluster.apiError(404, 'API endpoint not found'), local: true }
+    const logAt = Logs.match(url.pathname)
+    if (logAt !== undefined && verb === 'GET') {
+      const who = ctx.cluster.authenticate(bearer(req, query) ?? '')
+      if (who === undefined) throw Cluster.apiError(401, 'Not logged in')
+      const a = Logs.serve(ctx.cluster, ctx.liveLog ?? (() => undefined), who, logAt, typeof req.headers.range === 'string' ? req.headers.range : undefined)
+      rec.outcome = a.status
+      res.writeHead(a.status, { ...a.headers, 'X-Request-Id': reqId })
+      return void res.end(a.body)
+    }
     const r = Schemas.route(ctx.schemas, verb, url.pathname.slice('/arvados/v1/'.length))
     if (r === undefined) return sendError(404, 'API endpoint not found', false)
     const merged: Rec = { ...query, ...bodyParams }

@@ -147,6 +147,7 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
   })
   const ctx: Http.Context = {
     cluster, schemas, maxPageLimit: options.maxPageLimit ?? 1000, keepServices: () => keepServices, corrupt, faults: () => faults, random: faultRandom, requests, keepRequests, discovery,
+    liveLog: (containerUuid, file) => executor.liveLog(containerUuid, file),
   }
   const apiHandler = Http.apiHandler(ctx)
   apiServer.on('request', (req, res) => void apiHandler(req, res))
