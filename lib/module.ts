@@ -12,6 +12,7 @@
 import * as Crypto from 'node:crypto'
 import type * as t from 'io-ts'
 import type * as Collection from './collections/collection.js'
+import type * as Exec from './exec.js'
 import type * as Future from './future.js'
 import type * as ValueStore from './value-store.js'
 
@@ -111,6 +112,14 @@ export interface WorkContext {
   readonly path: (target: Collection.Collection | Collection.CollectionFile) => Promise<string>
   /** a line to the run's log, tagged with this call */
   readonly log: (message: string) => void
+  /**
+   * Runs an external program with an argument array (never through a shell), stopped with the
+   * call (its signal, its `maxRunTime`); rejects with an `ExecError` naming the command, the exit
+   * status or signal and the last lines of stderr. See docs/tools.md.
+   */
+  readonly exec: Exec.ExecFn
+  /** a private directory for this call's scratch files (removed after the call locally; in a container, its tmp) */
+  readonly tmp: string
 }
 
 /**

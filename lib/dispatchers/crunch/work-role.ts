@@ -20,6 +20,7 @@ import * as Collection from '../../collections/collection.js'
 import * as Materialize from '../../collections/materialize.js'
 import * as Dispatcher from '../../dispatcher.js'
 import * as Errors from '../../errors.js'
+import * as Exec from '../../exec.js'
 import * as Graph from '../../graph.js'
 import type * as Module from '../../module.js'
 import * as ValueStore from '../../value-store.js'
@@ -127,7 +128,11 @@ export const run = async (module: Module.AnyModule, paths: WorkPaths, signal: Ab
   const args = hydrated.right as ReadonlyArray<unknown>
 
   const rec = Graph.recorder(module, call.callId)
+  // the container is private to the call: its tmp is the call's; Arvados enforces maxRunTime
+  const tmp = await Fs.mkdtemp(Path.join(paths.scratch, 'tmp-'))
   const ctx: Module.WorkContext = {
+    exec: Exec.forCall({ work: call.work, signal, tmp }),
+    tmp,
     module: module.name,
     work: call.work,
     callId: call.callId,

@@ -1,0 +1,440 @@
+/**
+ * How an external command is started. A `Launcher` takes a fully resolved request (argument
+ * array, working directory, whole environment, files for the three standard streams) and gives
+ * back the process's exit, and a way to signal it. There are two:
+ *
+ * - `direct()`: `child_process.spawn` from this process.
+ * - `make()`: a long-lived helper process, a short Perl program (`perl-base` is part of every
+ *   Debian and Ubuntu system, so of the `node` images too) that forks and execs each command.
+ *   Forking a small Perl process is several times cheaper than forking this Node process (its
+ *   page tables grow with its heap): on a 2-core machine, 200 × `sha256sum` took 0.16-0.21 s
+ *   through the helper and 0.29-0.6 s through `spawn` (docs/performance.md, "Running tools").
+ *   When `perl` cannot be started, or the helper dies, the launcher falls back to `direct()`.
+ *
+ * Both put each command in its own process group and signal the group, so a tool's own
+ * children are stopped with it. Neither ever runs a shell.
+ *
+ * A helper launcher is a resource: whoever makes one closes it (`close`) when the run ends. It
+ * never keeps the event loop alive while no command is running.
+ *
+ * @since 0.1.0
+ */
+import * as ChildProcess from 'node:child_process'
+import * as Fs from 'node:fs'
+import type * as Net from 'node:net'
+import * as Os from 'node:os'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * A command to start. Stream paths are files (created or truncated for output, `append` to
+ * add to them); `undefined` means `/dev/null`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Request {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly cwd: string
+  /** the whole environment of the command */
+  readonly env: Readonly<Record<string, string>>
+  readonly stdin: string | undefined
+  readonly stdout: Sink | undefined
+  readonly stderr: Sink | undefined
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Sink {
+  readonly path: string
+  readonly append: boolean
+}
+
+/**
+ * How a command ended: it ran and exited (or was killed by a signal), or it never ran.
+ * `stage` says which step of starting it failed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Exit =
+  | { readonly _tag: 'Exited'; readonly code: number | null; readonly signal: NodeJS.Signals | null }
+  | { readonly _tag: 'NotStarted'; readonly stage: 'exec' | 'cwd' | 'stdin' | 'stdout' | 'stderr' | 'launcher'; readonly reason: string }
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Running {
+  readonly exit: Promise<Exit>
+  /** signals the command's process group; does nothing once it has exited */
+  readonly kill: (signal: 'SIGTERM' | 'SIGKILL') => void
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Launcher {
+  /** which way commands are started now: `helper` or `direct` */
+  readonly kind: () => 'helper' | 'direct'
+  readonly start: (request: Request) => Running
+  /** stops the helper (its running commands get SIGTERM); the launcher then starts commands directly */
+  readonly close: () => Promise<void>
+}
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+const errnoReason = (e: unknown): string => {
+  const code = (e as { code?: unknown }).code
+  return code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : code === 'ENOTDIR' ? 'not a directory' : e instanceof Error ? e.message : String(e)
+}
+
+const openOrFail = (path: string | undefined, flags: string, stage: 'stdin' | 'stdout' | 'stderr', opened: Array<number>): number | 'ignore' | Exit => {
+  if (path === undefined) return 'ignore'
+  try {
+    const fd = Fs.openSync(path, flags)
+    opened.push(fd)
+    return fd
+  } catch (e) {
+    return { _tag: 'NotStarted', stage, reason: `${path}: ${errnoReason(e)}` }
+  }
+}
+
+const isExit = (u: unknown): u is Exit => typeof u === 'object' && u !== null && '_tag' in u
+
+/**
+ * Starts each command with `child_process.spawn` from this process.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const direct = (): Launcher => ({ kind: () => 'direct', start: startDirect, close: () => Promise.resolve() })
+
+const startDirect = (r: Request): Running => {
+  const opened: Array<number> = []
+  const closeOpened = (): void => opened.forEach((fd) => Fs.closeSync(fd))
+  const stdin = openOrFail(r.stdin, 'r', 'stdin', opened)
+  const stdout = isExit(stdin) ? stdin : openOrFail(r.stdout?.path, r.stdout?.append === true ? 'a' : 'w', 'stdout', opened)
+  const stderr = isExit(stdout) ? stdout : openOrFail(r.stderr?.path, r.stderr?.append === true ? 'a' : 'w', 'stderr', opened)
+  if (isExit(stderr)) {
+    closeOpened()
+    return { exit: Promise.resolve(stderr), kill: () => undefined }
+  }
+  let child: ChildProcess.ChildProcess
+  try {
+    child = ChildProcess.spawn(r.command, r.args, { cwd: r.cwd, env: r.env, stdio: [stdin as number | 'ignore', stdout as number | 'ignore', stderr], detached: true })
+  } catch (e) {
+    closeOpened()
+    return { exit: Promise.resolve({ _tag: 'NotStarted', stage: 'exec', reason: errnoReason(e) }), kill: () => undefined }
+  }
+  closeOpened()
+  let exited = false
+  const exit = new Promise<Exit>((resolve) => {
+    child.once('error', (e) => {
+      exited = true
+      // spawn reports a missing working directory as the command's ENOENT
+      const cwdMissing = (e as { code?: unknown }).code === 'ENOENT' && !isDirectory(r.cwd)
+      resolve({ _tag: 'NotStarted', stage: cwdMissing ? 'cwd' : 'exec', reason: cwdMissing ? `${r.cwd}: no such directory` : errnoReason(e) })
+    })
+    child.once('exit', (code, signal) => {
+      exited = true
+      resolve({ _tag: 'Exited', code, signal })
+    })
+  })
+  return {
+    exit,
+    kill: (signal) => {
+      if (exited || child.pid === undefined) return
+      if (!killGroup(child.pid, signal)) child.kill(signal)
+    },
+  }
+}
+
+/** signals the process group led by `pid`; false when there is none */
+const killGroup = (pid: number, signal: NodeJS.Signals): boolean => {
+  try {
+    process.kill(-pid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const isDirectory = (p: string): boolean => {
+  try {
+    return Fs.statSync(p).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The helper. Requests arrive on its stdin as NUL-terminated fields, the first field being
+ * the number of fields after it: `run id cwd stdin stdout outAppend stderr errAppend nEnv
+ * env... argv...` or `kill id SIGNAME`. It answers one line each: `R` (ready), `P id pid`
+ * (started), `X id waitStatus` (ended), `E id stage: reason` (not started). A child reports a
+ * failed `exec` (or `chdir`, `open`) through a close-on-exec pipe, so a missing command is
+ * known before `P`. On end of input it sends SIGTERM to every running group and exits.
+ */
+const HELPER = String.raw`
+use strict; use warnings; use POSIX (); use Fcntl ();
+$SIG{PIPE} = 'IGNORE';
+binmode STDIN; binmode STDOUT; $| = 1;
+pipe(my $wakeR, my $wakeW) or die "pipe: $!";
+for my $h ($wakeR, $wakeW) { my $f = fcntl($h, Fcntl::F_GETFL(), 0); fcntl($h, Fcntl::F_SETFL(), $f | Fcntl::O_NONBLOCK()) }
+$SIG{CHLD} = sub { syswrite($wakeW, 'x') };
+my (%pidOf, %idOf);
+my $buf = '';
+sub answer { print STDOUT $_[0], "\n" }
+sub take {
+  my $i = index($buf, "\0"); return undef if $i < 0;
+  my $n = substr($buf, 0, $i); my $pos = $i + 1; my @f;
+  for (1 .. $n) { my $j = index($buf, "\0", $pos); return undef if $j < 0; push @f, substr($buf, $pos, $j - $pos); $pos = $j + 1 }
+  substr($buf, 0, $pos) = ''; return \@f;
+}
+sub start {
+  my ($id, $cwd, $in, $out, $outAppend, $err, $errAppend, $nEnv, @rest) = @_;
+  my @env = splice(@rest, 0, $nEnv);
+  pipe(my $sr, my $sw) or return answer("E $id exec: pipe: $!");
+  my $pid = fork();
+  return answer("E $id exec: fork: $!") unless defined $pid;
+  if ($pid == 0) {
+    close $sr; $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
+    my $fail = sub { syswrite($sw, $_[0]); POSIX::_exit(127) };
+    POSIX::setpgid(0, 0);
+    chdir($cwd) or $fail->("cwd: $cwd: $!");
+    open(STDIN, '<', $in eq '' ? '/dev/null' : $in) or $fail->("stdin: $in: $!");
+    open(STDOUT, $outAppend ? '>>' : '>', $out eq '' ? '/dev/null' : $out) or $fail->("stdout: $out: $!");
+    open(STDERR, $errAppend ? '>>' : '>', $err eq '' ? '/dev/null' : $err) or $fail->("stderr: $err: $!");
+    %ENV = (); for (@env) { my ($k, $v) = split(/=/, $_, 2); $ENV{$k} = $v }
+    { no warnings; exec { $rest[0] } @rest; }
+    $fail->("exec: $!");
+  }
+  close $sw;
+  my $msg = '';
+  while (1) { my $n = sysread($sr, my $chunk, 4096); if (!defined $n) { next if $!{EINTR}; last } last if $n == 0; $msg .= $chunk }
+  close $sr;
+  if ($msg ne '') { waitpid($pid, 0); $msg =~ s/\n/ /g; return answer("E $id $msg") }
+  $pidOf{$id} = $pid; $idOf{$pid} = $id;
+  answer("P $id $pid");
+}
+sub reap {
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $st = $?; my $id = delete $idOf{$pid}; next unless defined $id;
+    delete $pidOf{$id}; answer("X $id $st");
+  }
+}
+answer('R');
+my $rin = ''; vec($rin, fileno(STDIN), 1) = 1; vec($rin, fileno($wakeR), 1) = 1;
+while (1) {
+  my $n = select(my $rout = $rin, undef, undef, undef);
+  if ($n < 0) { reap(); next }
+  if (vec($rout, fileno($wakeR), 1)) { sysread($wakeR, my $drain, 4096); reap() }
+  if (vec($rout, fileno(STDIN), 1)) {
+    my $got = sysread(STDIN, $buf, 65536, length $buf);
+    if (!defined $got) { next if $!{EINTR}; $got = 0 }
+    if ($got == 0) { kill('TERM', -$_) for values %pidOf; exit 0 }
+    while (my $req = take()) {
+      my $op = shift @$req;
+      if ($op eq 'run') { start(@$req) }
+      elsif ($op eq 'kill') { my $pid = $pidOf{$req->[0]}; kill($req->[1], -$pid) or kill($req->[1], $pid) if defined $pid }
+    }
+  }
+}
+`
+
+/** signal number → name, from this platform's table */
+const signalName = (n: number): NodeJS.Signals => {
+  for (const [name, value] of Object.entries(Os.constants.signals)) if (value === n) return name as NodeJS.Signals
+  return `SIG${n}` as NodeJS.Signals
+}
+
+/** the standard streams of a child with pipes are sockets, which can be unreferenced */
+const socketOf = (s: NodeJS.ReadableStream | NodeJS.WritableStream): Net.Socket => s as Net.Socket
+
+interface Pending {
+  readonly resolve: (exit: Exit) => void
+  /** known once the helper said it started */
+  pid: number | undefined
+}
+
+const encode = (fields: ReadonlyArray<string>): string => `${fields.length}\0${fields.join('\0')}\0`
+
+/**
+ * A launcher backed by the Perl helper, started on first use. `perl` is looked up on `PATH`
+ * unless given.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: { readonly perl?: string } = {}): Launcher => {
+  const fallback = direct()
+  let state: 'idle' | 'starting' | 'ready' | 'direct' = 'idle'
+  let helper: ChildProcess.ChildProcessWithoutNullStreams | undefined
+  let ready: Promise<boolean> | undefined
+  let nextId = 0
+  const pending = new Map<string, Pending>()
+  let stderrTail = ''
+
+  // while a command runs, the helper's process and its answers keep the event loop alive
+  const hold = (): void => {
+    if (helper === undefined) return
+    helper.ref()
+    socketOf(helper.stdout).ref()
+  }
+  const release = (): void => {
+    if (pending.size > 0 || helper === undefined) return
+    helper.unref()
+    socketOf(helper.stdout).unref()
+  }
+  const settle = (id: string, exit: Exit): void => {
+    const p = pending.get(id)
+    if (p === undefined) return
+    pending.delete(id)
+    p.resolve(exit)
+    release()
+  }
+  const lost = (why: string): void => {
+    state = 'direct'
+    helper = undefined
+    const reason = `the command launcher stopped (${why})${stderrTail === '' ? '' : `: ${stderrTail.trim().split('\n').slice(-3).join(' / ')}`}`
+    for (const [id, p] of [...pending]) {
+      // its commands would run on unwatched: stop them
+      if (p.pid !== undefined) killGroup(p.pid, 'SIGTERM')
+      settle(id, { _tag: 'NotStarted', stage: 'launcher', reason })
+    }
+  }
+  const onLine = (line: string): void => {
+    if (line === 'R') return
+    const space = line.indexOf(' ', 2)
+    const id = line.slice(2, space === -1 ? undefined : space)
+    const rest = space === -1 ? '' : line.slice(space + 1)
+    if (line.startsWith('P ')) {
+      const p = pending.get(id)
+      if (p !== undefined) p.pid = Number(rest)
+    } else if (line.startsWith('X ')) {
+      const status = Number(rest)
+      const sig = status & 0x7f
+      settle(id, sig === 0 ? { _tag: 'Exited', code: status >> 8, signal: null } : { _tag: 'Exited', code: null, signal: signalName(sig) })
+    } else if (line.startsWith('E ')) {
+      const colon = rest.indexOf(': ')
+      const stage = rest.slice(0, colon)
+      settle(id, { _tag: 'NotStarted', stage: stage === 'cwd' || stage === 'stdin' || stage === 'stdout' || stage === 'stderr' ? stage : 'exec', reason: lowerErrno(rest.slice(colon + 2)) })
+    }
+  }
+
+  const boot = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      state = 'starting'
+      const child = ChildProcess.spawn(options.perl ?? 'perl', ['-e', HELPER], { stdio: ['pipe', 'pipe', 'pipe'] })
+      let buffered = ''
+      let booted = false
+      child.stdout.setEncoding('utf8')
+      child.stdout.on('data', (chunk: string) => {
+        buffered += chunk
+        let nl: number
+        while ((nl = buffered.indexOf('\n')) !== -1) {
+          const line = buffered.slice(0, nl)
+          buffered = buffered.slice(nl + 1)
+          if (!booted && line === 'R') {
+            booted = true
+            state = 'ready'
+            helper = child
+            hold()
+            release()
+            resolve(true)
+          }
+          onLine(line)
+        }
+      })
+      child.stderr.setEncoding('utf8')
+      child.stderr.on('data', (chunk: string) => (stderrTail = (stderrTail + chunk).slice(-2000)))
+      socketOf(child.stderr).unref()
+      child.stdin.on('error', () => undefined)
+      child.once('error', () => {
+        if (!booted) {
+          state = 'direct'
+          resolve(false)
+        } else lost('error')
+      })
+      child.once('exit', (code, signal) => {
+        if (!booted) {
+          state = 'direct'
+          resolve(false)
+        } else if (helper === child) lost(signal === null ? `exit status ${code}` : `signal ${signal}`)
+      })
+      child.unref()
+      socketOf(child.stdin).unref()
+    })
+
+  const viaHelper = (r: Request, id: string): void => {
+    const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`)
+    helper!.stdin.write(
+      encode(['run', id, r.cwd, r.stdin ?? '', r.stdout?.path ?? '', r.stdout?.append === true ? '1' : '', r.stderr?.path ?? '', r.stderr?.append === true ? '1' : '', String(env.length), ...env, r.command, ...r.args]),
+    )
+  }
+
+  const start = (r: Request): Running => {
+    if (state === 'direct') return fallback.start(r)
+    const id = String(nextId++)
+    let delegated: Running | undefined
+    let ended = false
+    const exit = new Promise<Exit>((resolve) => {
+      pending.set(id, { resolve, pid: undefined })
+      hold()
+      const go = (): void => {
+        if (state === 'ready' && helper !== undefined) return viaHelper(r, id)
+        // no helper: run it directly
+        pending.delete(id)
+        release()
+        delegated = fallback.start(r)
+        void delegated.exit.then(resolve)
+      }
+      if (state === 'ready') go()
+      else void (ready ??= boot()).then(go)
+    }).then((e) => {
+      ended = true
+      return e
+    })
+    return {
+      exit,
+      kill: (signal) => {
+        if (ended) return
+        if (delegated !== undefined) return delegated.kill(signal)
+        if (helper !== undefined && pending.has(id)) helper.stdin.write(encode(['kill', id, signal.slice(3)]))
+      },
+    }
+  }
+
+  return {
+    kind: () => (state === 'direct' ? 'direct' : 'helper'),
+    start,
+    close: async () => {
+      const h = helper
+      state = 'direct'
+      helper = undefined
+      if (h === undefined) return
+      const gone = new Promise<void>((resolve) => h.once('exit', () => resolve()))
+      // wait for it: keep the event loop alive until it has gone
+      h.ref()
+      h.stdin.end()
+      await gone
+    },
+  }
+}
+
+/** `…: No such file or directory` → `…: no such file or directory`, the way node's own reasons read */
+const lowerErrno = (s: string): string => {
+  const i = s.lastIndexOf(': ')
+  const head = i === -1 ? '' : s.slice(0, i + 2)
+  const errno = i === -1 ? s : s.slice(i + 2)
+  return head + errno.charAt(0).toLowerCase() + errno.slice(1)
+}
