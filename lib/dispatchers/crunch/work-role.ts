@@ -129,6 +129,7 @@ export const run = async (module: Module.AnyModule, paths: WorkPaths, signal: Ab
 
   const rec = Graph.recorder(module, call.callId)
   // the container is private to the call: its tmp is the call's; Arvados enforces maxRunTime
+  await Fs.mkdir(paths.scratch, { recursive: true })
   const tmp = await Fs.mkdtemp(Path.join(paths.scratch, 'tmp-'))
   const ctx: Module.WorkContext = {
     exec: Exec.forCall({ work: call.work, signal, tmp }),
