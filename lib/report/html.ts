@@ -152,7 +152,8 @@ const timelineSection = (run: Model.RunRecord): string => {
   })
   return (
     `<section id="timeline"><h2>Timeline</h2><p class="muted">One bar per call that started, from its start to its end; the lighter part before a bar is time queued. Reused calls are hatched.${untimed > 0 ? ` ${untimed} call(s) never started and are not drawn.` : ''}</p>` +
-    `<div class="scroll"><svg id="timeline-svg" xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 20}" height="${height}">` +
+    // scales to the page's width (the text with it): the whole run stays in view
+    `<div class="scroll"><svg id="timeline-svg" xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 ${labelW + plotW + 20} ${height}" preserveAspectRatio="xMinYMin meet">` +
     '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#a5d6a7"/><line x1="0" y1="0" x2="0" y2="6" stroke="#2e7d32" stroke-width="3"/></pattern></defs>' +
     `${ticks.join('')}${rows.join('')}</svg></div></section>`
   )

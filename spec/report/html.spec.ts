@@ -102,6 +102,19 @@ test('should draw the numbers sample: one graph node per group, one bar and one 
   assert.match(dom, /<button type="button" id="show-all" hidden="">/, 'the script ran without error up to its last line')
 })
 
+test('should list only a node’s calls when the node is clicked', async () => {
+  const { record } = await runLocally(Numbers, { n: 5 })
+  // the report, with a click on the fan-out node added after its own script
+  const click = "<script>document.querySelector('.node[data-count=\"5\"]').dispatchEvent(new MouseEvent('click'))</script>"
+  const file = Path.join(tmp, 'numbers-click.html')
+  Fs.writeFileSync(file, Report.render(record).replace('</body>', `${click}</body>`))
+  const dom = dumpDom(bin!, file, profile)
+  assert.is(countClass(dom, 'tr', 'call'), record.calls.length)
+  assert.is(countClass(dom, 'tr', 'call', 'hidden'), record.calls.length - 5, 'only the 5 square calls stay listed')
+  assert.is(countClass(dom, 'g', 'node', 'selected'), 1)
+  assert.match(dom, /5 call\(s\) of square\(number\)\./)
+})
+
 test('should hatch reused calls on a second run', async () => {
   const cacheDir = Path.join(tmp, 'cache')
   await runLocally(Numbers, { n: 4 }, { cacheDir })
