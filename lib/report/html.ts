@@ -70,6 +70,19 @@ const stateSummary = (calls: ReadonlyArray<Model.CallRecord>): string => {
   return parts.join(', ')
 }
 
+/** past this many calls, the timeline and the table show a selection (a browser slows down) */
+const MAX_LISTED = 5000
+
+/** at most `max` of `calls`, in their order: failed first, then running, cancelled, blocked, done */
+const listed = <A extends { readonly c: Model.CallRecord }>(calls: ReadonlyArray<A>, max: number): ReadonlyArray<A> => {
+  if (calls.length <= max) return calls
+  const rank = (c: Model.CallRecord): number => STATE_ORDER.indexOf(c.state)
+  const keep = new Set(calls.map((x, i) => ({ i, r: rank(x.c) })).sort((a, b) => a.r - b.r || a.i - b.i).slice(0, max).map((x) => x.i))
+  return calls.filter((_, i) => keep.has(i))
+}
+
+const leftOut = (n: number): string => (n > 0 ? ` ${n} more call(s) are left out: the report shows at most ${MAX_LISTED} (failed first).` : '')
+
 // -------------------------------------------------------------------------------------
 // sections
 // -------------------------------------------------------------------------------------
@@ -77,8 +90,7 @@ const stateSummary = (calls: ReadonlyArray<Model.CallRecord>): string => {
 const CHAR_WIDTH = 7
 const NODE_MIN = 120
 
-const graphSection = (run: Model.RunRecord, byId: ReadonlyMap<string, Model.CallRecord>): string => {
-  const drawn = Labels.group(run.graph)
+const graphSection = (run: Model.RunRecord, drawn: Labels.DrawnGraph, byId: ReadonlyMap<string, Model.CallRecord>): string => {
   if (drawn.nodes.length === 0) return '<section id="graph"><h2>Call graph</h2><p class="muted">No graph was recorded for this run.</p></section>'
   const widths = drawn.nodes.map((n) => ({ key: n.key, width: Math.max(NODE_MIN, Math.min(60, Math.max(n.label.length, 22)) * CHAR_WIDTH + 24) }))
   const layout = Layout.layered(widths, drawn.edges)
@@ -115,14 +127,14 @@ const graphSection = (run: Model.RunRecord, byId: ReadonlyMap<string, Model.Call
 const TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 43_200_000, 86_400_000]
 
 const timelineSection = (run: Model.RunRecord): string => {
-  const timed = run.calls
+  const started = run.calls
     .map((c) => ({ c, start: ms(c.queuedAt ?? c.startedAt), run: ms(c.startedAt), end: ms(c.finishedAt) }))
     .filter((x): x is { c: Model.CallRecord; start: number; run: number; end: number | undefined } => x.start !== undefined && x.run !== undefined)
-    .sort((a, b) => a.start - b.start || a.run - b.run)
-  const untimed = run.calls.length - timed.length
+  const timed = [...listed(started, MAX_LISTED)].sort((a, b) => a.start - b.start || a.run - b.run)
+  const untimed = run.calls.length - started.length
   if (timed.length === 0) return `<section id="timeline"><h2>Timeline</h2><p class="muted">No call started${untimed > 0 ? ` (${untimed} blocked)` : ''}.</p></section>`
-  const t0 = Math.min(ms(run.startedAt) ?? Infinity, ...timed.map((x) => x.start))
-  const lastSeen = Math.max(...timed.map((x) => x.end ?? x.run))
+  const t0 = timed.reduce((a, x) => Math.min(a, x.start), ms(run.startedAt) ?? Infinity)
+  const lastSeen = timed.reduce((a, x) => Math.max(a, x.end ?? x.run), -Infinity)
   const t1 = Math.max(ms(run.finishedAt) ?? lastSeen, lastSeen, t0 + 1)
   const span = t1 - t0
   const labelW = 240
@@ -151,7 +163,7 @@ const timelineSection = (run: Model.RunRecord): string => {
     )
   })
   return (
-    `<section id="timeline"><h2>Timeline</h2><p class="muted">One bar per call that started, from its start to its end; the lighter part before a bar is time queued. Reused calls are hatched.${untimed > 0 ? ` ${untimed} call(s) never started and are not drawn.` : ''}</p>` +
+    `<section id="timeline"><h2>Timeline</h2><p class="muted">One bar per call that started, from its start to its end; the lighter part before a bar is time queued. Reused calls are hatched.${untimed > 0 ? ` ${untimed} call(s) never started and are not drawn.` : ''}${leftOut(started.length - timed.length)}</p>` +
     // scales to the page's width (the text with it): the whole run stays in view
     `<div class="scroll"><svg id="timeline-svg" xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 ${labelW + plotW + 20} ${height}" preserveAspectRatio="xMinYMin meet">` +
     '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#a5d6a7"/><line x1="0" y1="0" x2="0" y2="6" stroke="#2e7d32" stroke-width="3"/></pattern></defs>' +
@@ -186,7 +198,8 @@ const suggestionsSection = (run: Model.RunRecord): string => {
 }
 
 const tableSection = (run: Model.RunRecord, groupOf: ReadonlyMap<string, string>): string => {
-  const rows = run.calls.map((c, i) => {
+  const shown = listed(run.calls.map((c, i) => ({ c, i })), MAX_LISTED)
+  const rows = shown.map(({ c, i }) => {
     const flag = Suggest.ramFlag(c)
     const share = Suggest.ramShare(c)
     const used = c.used.peakRssBytes === undefined ? '—' : `${bytes(c.used.peakRssBytes)}${share === undefined ? '' : ` (${Math.round(share * 100)}%)`}`
@@ -209,7 +222,7 @@ const tableSection = (run: Model.RunRecord, groupOf: ReadonlyMap<string, string>
     )
   })
   return (
-    '<section id="calls"><h2>Calls</h2><p class="muted" id="filter-note">All calls. <button type="button" id="show-all" hidden>Show all</button></p><div class="scroll"><table><thead><tr>' +
+    `<section id="calls"><h2>Calls</h2>${shown.length < run.calls.length ? `<p class="muted">${leftOut(run.calls.length - shown.length)}</p>` : ''}<p class="muted" id="filter-note">All calls. <button type="button" id="show-all" hidden>Show all</button></p><div class="scroll"><table><thead><tr>` +
     ['#', 'Work', 'State', 'Reuse', 'Queued', 'Running', 'RAM asked', 'RAM peak', 'vCPUs', 'CPU time', 'Cost', 'Instance', 'Error / log'].map((h) => `<th>${h}</th>`).join('') +
     `</tr></thead><tbody>${rows.join('')}</tbody></table></div></section>`
   )
@@ -267,7 +280,8 @@ const SCRIPT = `
 export const render = (run: Model.RunRecord): string => {
   const byId = new Map(run.calls.map((c) => [c.id, c]))
   const groupOf = new Map<string, string>()
-  for (const n of Labels.group(run.graph).nodes) if (n.kind === 'calls') for (const m of n.members) groupOf.set(m, n.key)
+  const drawn = Labels.group(run.graph)
+  for (const n of drawn.nodes) if (n.kind === 'calls') for (const m of n.members) groupOf.set(m, n.key)
   const outcome = run.outcome ?? (run.finishedAt === undefined ? 'running' : run.totals.failed > 0 ? 'failed' : 'succeeded')
   const params = JSON.stringify(run.params, null, 2) ?? 'null'
   const when = run.startedAt === undefined ? '' : `started ${run.startedAt}${run.finishedAt === undefined ? '' : `, finished ${run.finishedAt}`}`
@@ -284,7 +298,7 @@ export const render = (run: Model.RunRecord): string => {
     '</header>' +
     totalsSection(run) +
     suggestionsSection(run) +
-    graphSection(run, byId) +
+    graphSection(run, drawn, byId) +
     timelineSection(run) +
     tableSection(run, groupOf) +
     `<script>${SCRIPT}</script></body></html>\n`

@@ -98,6 +98,9 @@ export const formatBytes = (bytes: number): string => {
   return `${i === 0 ? v.toFixed(0) : v < 10 ? v.toFixed(2).replace(/\.?0+$/, '') : v < 100 ? v.toFixed(1).replace(/\.0$/, '') : v.toFixed(0)} ${units[i]!}`
 }
 
+/** the largest of many numbers (a spread into Math.max fails past about 100,000) */
+const largest = (xs: ReadonlyArray<number>): number => xs.reduce((a, x) => Math.max(a, x), -Infinity)
+
 const percent = (share: number): string => `${Math.round(share * 100)}%`
 
 // -------------------------------------------------------------------------------------
@@ -110,8 +113,8 @@ const measured = (calls: ReadonlyArray<Model.CallRecord>): ReadonlyArray<Model.C
 const ramSuggestion = (work: string, calls: ReadonlyArray<Model.CallRecord>): Suggestion | undefined => {
   const withShare = calls.filter((c) => ramShare(c) !== undefined)
   if (withShare.length === 0) return undefined
-  const asked = Math.max(...withShare.map((c) => c.requested.ramBytes!))
-  const peak = Math.max(...withShare.map((c) => c.used.peakRssBytes!))
+  const asked = largest(withShare.map((c) => c.requested.ramBytes!))
+  const peak = largest(withShare.map((c) => c.used.peakRssBytes!))
   const high = withShare.filter((c) => ramFlag(c) === 'high').length
   const low = withShare.filter((c) => ramFlag(c) === 'low').length
   const of = (n: number): string => (withShare.length === 1 ? 'its call' : `${n} of ${withShare.length} calls`)
@@ -136,8 +139,8 @@ const vcpusSuggestion = (work: string, calls: ReadonlyArray<Model.CallRecord>): 
     return ms === undefined || cpu === undefined || asked === undefined || ms < 1000 ? [] : [{ cores: cpu / (ms / 1000), asked }]
   })
   if (rates.length === 0) return undefined
-  const asked = Math.max(...rates.map((r) => r.asked))
-  const busiest = Math.max(...rates.map((r) => r.cores))
+  const asked = largest(rates.map((r) => r.asked))
+  const busiest = largest(rates.map((r) => r.cores))
   const want = Math.max(1, Math.ceil(busiest * HEADROOM))
   if (asked <= 1 || want * 2 > asked) return undefined
   return { work, resource: 'vcpus', setting: `vcpus: ${want}`, message: `calls kept at most ${busiest.toFixed(1)} of the ${asked} vCPUs asked busy on average: set vcpus: ${want} on work ${work}` }

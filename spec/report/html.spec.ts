@@ -79,6 +79,20 @@ offline('should escape every text of the run', async () => {
   assert.ok(html.includes('failing&lt;b&gt;'))
 })
 
+offline('should list at most 5,000 calls in the table and the timeline, failed ones first', () => {
+  const at = new Date().toISOString()
+  const events: Array<Report.TimedEvent> = []
+  for (let i = 0; i < 6000; i++) {
+    events.push({ type: 'start', id: `c${i}`, work: 'leaf', at })
+    events.push(i === 5999 ? { type: 'failed', id: `c${i}`, work: 'leaf', error: { _tag: 'WorkFailedError', code: 'ARV_WORK_FAILED', message: 'the last one failed' }, at } : { type: 'done', id: `c${i}`, work: 'leaf', reused: false, at })
+  }
+  const html = Report.render(Report.fromEvents({ module: 'many', params: null, events, outcome: 'failed' }))
+  assert.is(countClass(html, 'tr', 'call'), 5000)
+  assert.is(countClass(html, 'rect', 'bar'), 5000)
+  assert.is(countClass(html, 'tr', 'call', 'state-failed'), 1, 'the failed call is listed')
+  assert.ok(html.includes('1000 more call(s) are left out'))
+})
+
 offline.run()
 
 // ---
