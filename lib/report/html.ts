@@ -193,7 +193,7 @@ const suggestionsSection = (run: Model.RunRecord): string => {
   const body =
     list.length === 0
       ? `<p class="muted">${run.calls.some((c) => c.used.peakRssBytes !== undefined) ? 'The measured memory and CPU fit what the works ask for.' : 'No memory or CPU measurements in this run.'}</p>`
-      : `<ul>${list.map((s) => `<li class="suggestion" data-work="${e(s.work)}"><code>${e(s.setting)}</code> on work <b>${e(s.work)}</b>: ${e(s.message)}</li>`).join('')}</ul>`
+      : `<ul>${list.map((s) => `<li class="suggestion" data-work="${e(s.work)}">Set <code>${e(s.setting)}</code> on work <b>${e(s.work)}</b>: ${e(s.reason)}.</li>`).join('')}</ul>`
   return `<section id="suggestions"><h2>Suggested settings</h2><p class="muted">Calls are flagged when their peak memory was under ${Suggest.LOW * 100}% or over ${Suggest.HIGH * 100}% of the RAM they asked for${flagged > 0 ? ` (${flagged} flagged)` : ''}.</p>${body}</section>`
 }
 
@@ -233,7 +233,7 @@ const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);margin:0;padding:20px 28px;background:#fafafa}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #cfd8dc;padding-bottom:4px}
 .muted{color:var(--muted)}.small{font-size:12px}.scroll{overflow:auto;max-width:100%;background:#fff;border:1px solid #e0e0e0;border-radius:6px}
-.cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:8px 14px;min-width:140px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(120px,1fr));gap:10px}.card{background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:8px 12px}
 .card .k{font-size:12px;color:var(--muted)}.card .v{font-size:20px;font-weight:600}.card .n{font-size:11px;color:var(--muted)}
 .outcome{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;vertical-align:middle}
 .outcome.succeeded{background:var(--done)}.outcome.failed{background:var(--failed)}.outcome.cancelled{background:var(--cancelled)}.outcome.running{background:var(--running)}

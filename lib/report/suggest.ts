@@ -29,6 +29,8 @@ export interface Suggestion {
   readonly resource: 'ram' | 'vcpus'
   /** the option to write in the work's definition, e.g. `ram: '256MiB'` */
   readonly setting: string
+  /** what was measured, e.g. `3 of 3 calls used under 25% of the 2 GiB asked (peak 61 MiB)` */
+  readonly reason: string
   /** one sentence: what was measured and what to change */
   readonly message: string
 }
@@ -107,6 +109,8 @@ const percent = (share: number): string => `${Math.round(share * 100)}%`
 // suggestions
 // -------------------------------------------------------------------------------------
 
+const made = (work: string, resource: Suggestion['resource'], setting: string, reason: string): Suggestion => ({ work, resource, setting, reason, message: `${reason}: set ${setting} on work ${work}` })
+
 /** calls whose implementation ran (reused calls measured nothing) */
 const measured = (calls: ReadonlyArray<Model.CallRecord>): ReadonlyArray<Model.CallRecord> => calls.filter((c) => !c.reused && (c.state === 'done' || c.state === 'failed'))
 
@@ -120,12 +124,12 @@ const ramSuggestion = (work: string, calls: ReadonlyArray<Model.CallRecord>): Su
   const of = (n: number): string => (withShare.length === 1 ? 'its call' : `${n} of ${withShare.length} calls`)
   if (high > 0) {
     const s = ramSetting(Math.max(peak * HEADROOM, asked * 1.5))
-    return { work, resource: 'ram', setting: `ram: '${s.text}'`, message: `${of(high)} used over ${percent(HIGH)} of the ${formatBytes(asked)} asked (peak ${formatBytes(peak)}): set ram: '${s.text}' on work ${work}` }
+    return made(work, 'ram', `ram: '${s.text}'`, `${of(high)} used over ${percent(HIGH)} of the ${formatBytes(asked)} asked (peak ${formatBytes(peak)})`)
   }
   if (low === withShare.length) {
     const s = ramSetting(peak * HEADROOM)
     if (s.bytes >= asked) return undefined
-    return { work, resource: 'ram', setting: `ram: '${s.text}'`, message: `${of(low)} used under ${percent(LOW)} of the ${formatBytes(asked)} asked (peak ${formatBytes(peak)}): set ram: '${s.text}' on work ${work}` }
+    return made(work, 'ram', `ram: '${s.text}'`, `${of(low)} used under ${percent(LOW)} of the ${formatBytes(asked)} asked (peak ${formatBytes(peak)})`)
   }
   return undefined
 }
@@ -143,7 +147,7 @@ const vcpusSuggestion = (work: string, calls: ReadonlyArray<Model.CallRecord>): 
   const busiest = largest(rates.map((r) => r.cores))
   const want = Math.max(1, Math.ceil(busiest * HEADROOM))
   if (asked <= 1 || want * 2 > asked) return undefined
-  return { work, resource: 'vcpus', setting: `vcpus: ${want}`, message: `calls kept at most ${busiest.toFixed(1)} of the ${asked} vCPUs asked busy on average: set vcpus: ${want} on work ${work}` }
+  return made(work, 'vcpus', `vcpus: ${want}`, `calls kept at most ${busiest.toFixed(1)} of the ${asked} vCPUs asked busy on average`)
 }
 
 /**

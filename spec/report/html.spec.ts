@@ -160,8 +160,8 @@ test('should flag calls by RAM used against asked and suggest a setting per work
   const dom = inBrowser('suggestions', record)
   assert.is((dom.match(/data-flag="low"/g) ?? []).length, 5)
   assert.is((dom.match(/data-flag="high"/g) ?? []).length, 1)
-  assert.match(dom, /<code>ram: '128MiB'<\/code> on work <b>leaf<\/b>/)
-  assert.match(dom, /<code>ram: '3GiB'<\/code> on work <b>sum<\/b>/)
+  assert.match(dom, /Set <code>ram: '128MiB'<\/code> on work <b>leaf<\/b>: 5 of 5 calls used under 25% of the 2 GiB asked \(peak 100 MiB\)\./)
+  assert.match(dom, /Set <code>ram: '3GiB'<\/code> on work <b>sum<\/b>: its call used over 90% of the 2 GiB asked \(peak 1\.95 GiB\)\./)
 })
 
 test('should keep a fan-out of 400 calls to two graph nodes and draw 400 bars', async () => {
