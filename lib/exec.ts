@@ -199,28 +199,43 @@ const STDERR_KEEP = 1 << 20
 const KILL_GRACE_MS = 3000
 const DEFAULT_MAX_BUFFER = 64 << 20
 
-/** reads at most the last `keep` bytes of a file (or the first `limit` + 1, to detect overflow) */
+/**
+ * Reads at most the last `limit` bytes of a file (`end`), or the first `limit` + 1 (`start`, to
+ * detect overflow). Small reads are synchronous: a captured stdout is usually a few bytes, and
+ * a round trip through the thread pool per system call costs more than the read.
+ */
 const readBounded = async (path: string, limit: number, from: 'start' | 'end'): Promise<{ readonly text: string; readonly size: number }> => {
-  const handle = await Fs.promises.open(path, 'r')
+  const fd = Fs.openSync(path, 'r')
   try {
-    const { size } = await handle.stat()
+    const { size } = Fs.fstatSync(fd)
     if (size === 0) return { text: '', size }
     const length = Math.min(size, from === 'start' ? limit + 1 : limit)
     const buffer = Buffer.allocUnsafe(length)
     const position = from === 'start' ? 0 : size - length
     let done = 0
     while (done < length) {
-      const { bytesRead } = await handle.read(buffer, done, length - done, position + done)
+      const bytesRead = length <= SYNC_READ ? Fs.readSync(fd, buffer, done, length - done, position + done) : await readAsync(fd, buffer, done, length - done, position + done)
       if (bytesRead === 0) break
       done += bytesRead
     }
     return { text: buffer.toString('utf8', 0, done), size }
   } finally {
-    await handle.close()
+    Fs.closeSync(fd)
   }
 }
 
-const unlinkQuietly = (path: string): Promise<void> => Fs.promises.unlink(path).catch(() => undefined)
+const SYNC_READ = 1 << 20
+
+const readAsync = (fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> =>
+  new Promise((resolve, reject) => Fs.read(fd, buffer, offset, length, position, (e, n) => (e === null ? resolve(n) : reject(e))))
+
+const unlinkQuietly = (path: string): void => {
+  try {
+    Fs.unlinkSync(path)
+  } catch {
+    // already gone
+  }
+}
 
 // -------------------------------------------------------------------------------------
 // constructors
@@ -349,7 +364,7 @@ export const forCall = (scope: CallScope): ExecFn => {
       const err = options.stderr === undefined || options.stderr === 'capture' ? await readErr() : ''
       return { code, stdout: out.text, stderr: err }
     } finally {
-      await Promise.all(toRemove.map(unlinkQuietly))
+      toRemove.forEach(unlinkQuietly)
     }
   }
 }
