@@ -45,7 +45,10 @@ export interface Future<out A> {
 }
 
 /**
- * A value of type `A`, a future of it, or an array/record structure holding deferrables.
+ * A value of type `A`, a future of it, or an array/record structure holding deferrables. Where
+ * an array is expected, any other iterable of deferrables is accepted too (a generator, a Set,
+ * a Map, whose values are taken): it is turned into an array once, in order, when the call is
+ * recorded or the value returned.
  *
  * @category models
  * @since 0.1.0
@@ -56,10 +59,19 @@ export type Deferrable<A> =
   | (A extends Opaque
       ? never
       : A extends ReadonlyArray<infer E>
-        ? ReadonlyArray<Deferrable<E>>
+        ? ReadonlyArray<Deferrable<E>> | IterableOf<Deferrable<E>>
         : A extends object
           ? { readonly [K in keyof A]: Deferrable<A[K]> }
           : never)
+
+/**
+ * An iterable object that stands for the array of its items (a Map: of its values). Strings are
+ * not objects, so they never stand for arrays.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IterableOf<E> = (Iterable<E> & object) | ReadonlyMap<unknown, E>
 
 /**
  * Values that are leaves for `Deferrable` (they are not traversed for futures): functions,
@@ -83,9 +95,13 @@ export type Resolved<R> =
       ? R
       : R extends ReadonlyArray<unknown>
         ? { -readonly [K in keyof R]: Resolved<R[K]> }
-        : R extends object
-          ? { -readonly [K in keyof R]: Resolved<R[K]> }
-          : R
+        : R extends ReadonlyMap<unknown, infer V>
+          ? Array<Resolved<V>>
+          : R extends Iterable<infer X> & object
+            ? Array<Resolved<X>>
+            : R extends object
+              ? { -readonly [K in keyof R]: Resolved<R[K]> }
+              : R
 
 // -------------------------------------------------------------------------------------
 // errors

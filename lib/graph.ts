@@ -132,12 +132,90 @@ const hasFutures = (u: unknown): boolean => {
 }
 
 /**
- * Whether a value holds a future anywhere in its arrays and records.
+ * Whether a value holds a future anywhere in its arrays and records, or holds an iterable that
+ * is not an array (a generator, a Set, a Map: it may yield futures; `materialize` turns it into
+ * an array).
  *
  * @category guards
  * @since 0.1.0
  */
-export const containsFutures = hasFutures
+export const containsFutures = (u: unknown): boolean => hasFutures(u) || hasIterables(u)
+
+// -------------------------------------------------------------------------------------
+// iterables
+// -------------------------------------------------------------------------------------
+
+const asyncIterable = (where: string, kind: string) =>
+  Errors.make('AsyncIterableError', 'ARV_ASYNC_ITERABLE', `${where} is an async iterable (${kind}); only arrays and synchronous iterables can be walked for futures`, { where }, {
+    hint: 'collect it into an array first: const xs = []; for await (const x of it) xs.push(x)',
+  })
+
+/** a non-array iterable to turn into an array (strings, typed arrays, futures and collections are leaves) */
+const isLooseIterable = (u: object): boolean =>
+  !Array.isArray(u) && !ArrayBuffer.isView(u) && typeof (u as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' && !Future.isFuture(u) && !Collection.isCollection(u)
+
+const isAsyncIterable = (u: object): boolean => typeof (u as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function' && !Array.isArray(u)
+
+/** `AsyncGenerator` for an async generator, else the kind of value */
+const tagOf = (u: object): string => {
+  const tag = (u as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag]
+  return typeof tag === 'string' ? tag : Errors.kindOf(u)
+}
+
+const isRecord = (u: object): boolean => {
+  const proto: unknown = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+/** whether `materialize` would change anything (walks what `hasFutures` walks; no iterator is consumed) */
+const hasIterables = (u: unknown): boolean => {
+  if (typeof u !== 'object' || u === null || Future.isFuture(u) || Collection.isCollection(u)) return false
+  if (Array.isArray(u)) return u.some(hasIterables)
+  if (isLooseIterable(u) || isAsyncIterable(u)) return true
+  if (!isRecord(u)) return false
+  for (const k of Object.keys(u)) if (hasIterables((u as Record<string, unknown>)[k])) return true
+  return false
+}
+
+const materializeDeep = (u: unknown, where: string): unknown => {
+  if (typeof u !== 'object' || u === null || Future.isFuture(u) || Collection.isCollection(u)) return u
+  if (Array.isArray(u)) return u.map((x) => materializeDeep(x, where))
+  if (isLooseIterable(u)) {
+    const items = u instanceof Map ? u.values() : (u as Iterable<unknown>)
+    const out: Array<unknown> = []
+    for (const x of items) out.push(materializeDeep(x, where))
+    return out
+  }
+  if (isAsyncIterable(u)) throw Errors.toError(asyncIterable(where, tagOf(u)))
+  if (!isRecord(u)) return u
+  const out: Record<string, unknown> = {}
+  for (const k of Object.keys(u)) out[k] = materializeDeep((u as Record<string, unknown>)[k], where)
+  return out
+}
+
+/**
+ * Turns every iterable inside arrays and records that is not an array (generators, Sets, a
+ * Map's values, any object with `Symbol.iterator` other than strings and typed arrays) into an
+ * array, once, in iteration order, at any depth; values without one are returned as they are.
+ * An async iterable is an `AsyncIterableError` (`ARV_ASYNC_ITERABLE`); `where` names the value
+ * in it ("argument 2 of work \"classify\"", "the result of run()").
+ *
+ * Call sites (work arguments) do this when the call is recorded; dispatchers do it to what
+ * `run` and implementations return.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const materialize = (u: unknown, where: string): E.Either<Errors.SdkError, unknown> => {
+  if (!hasIterables(u)) return E.right(u)
+  try {
+    return E.right(materializeDeep(u, where))
+  } catch (e) {
+    const carried = Errors.carried(e)
+    if (carried !== undefined) return E.left(carried)
+    throw e
+  }
+}
 
 /** a value that is not JSON, found while writing canonical text; the path is collected (leaf first) as it unwinds */
 interface Unwinding {
@@ -296,7 +374,7 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     const encoded: Array<Arg> = new Array(args.length)
     let deps: Set<string> | undefined
     for (let i = 0; i < args.length; i++) {
-      const value = args[i]
+      const value = hasIterables(args[i]) ? materializeDeep(args[i], `argument ${i + 1} of work "${name}"`) : args[i]
       if (hasFutures(value)) {
         const c = canonicalShape(value, (deps ??= new Set()))
         if (E.isLeft(c)) throw Errors.toError(Codec.codecError('encode', where[i]!, [{ path: Json.dotPath(c.left.path), expected: codecs[i]!.name, received: c.left.found }]))
@@ -364,7 +442,10 @@ const collectDeps = (shape: unknown, deps: Set<string>): void => {
  * @category constructors
  * @since 0.1.0
  */
-export const combine = (owner: string, output: unknown, declared: t.Mixed | undefined): CombineNode => {
+export const combine = (owner: string, returned: unknown, declared: t.Mixed | undefined): CombineNode => {
+  // iterables become arrays here too (an async one is left for the codec to refuse)
+  const m = materialize(returned, owner === 'run' ? 'the result of run()' : `the result of call ${owner.slice(0, 12)}`)
+  const output = E.isRight(m) ? m.right : returned
   const deps = new Set<string>()
   collectDeps(output, deps)
   const mode = declared !== undefined && Codec.declaresCollection(declared) && Array.isArray(output) ? 'concat' : 'gather'

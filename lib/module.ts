@@ -86,7 +86,9 @@ export type DeferrableArgs<Args extends Codecs> = { -readonly [K in keyof Args]:
  * @category models
  * @since 0.1.0
  */
-export type Returned<A> = Future.Deferrable<A> | (Collection.Collection extends A ? ReadonlyArray<Future.Deferrable<Collection.Collection | null>> : never)
+export type Returned<A> =
+  | Future.Deferrable<A>
+  | (Collection.Collection extends A ? ReadonlyArray<Future.Deferrable<Collection.Collection | null>> | Future.IterableOf<Future.Deferrable<Collection.Collection | null>> : never)
 
 /**
  * What a work implementation receives after its arguments.

@@ -151,6 +151,10 @@ export const run = async (module: Module.AnyModule, paths: WorkPaths, signal: Ab
   let result: unknown
   try {
     result = await def.implementation(...args, ctx)
+    // generators, Sets and Maps become arrays once, in order
+    const m = Graph.materialize(result, `the result of work "${call.work}"`)
+    if (E.isLeft(m)) return E.left(m.left)
+    result = m.right
   } catch (e) {
     const carried = Errors.carried(e)
     return E.left(carried?._tag === 'CodecError' ? carried : Dispatcher.workFailed(module.name, call.work, call.callId, summarize(call.args), e))
