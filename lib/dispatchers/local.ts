@@ -18,6 +18,7 @@ import * as Codec from '../codec.js'
 import * as Collection from '../collections/collection.js'
 import * as Dispatcher from '../dispatcher.js'
 import * as Errors from '../errors.js'
+import * as Exec from '../exec.js'
 import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
 import * as LocalStore from '../collections/local-store.js'
@@ -298,6 +299,11 @@ const interpret = async <M extends Module.AnyModule>(
     get log(): (message: string) => void {
       const self = this as unknown as CallContext
       return (lazyOf(self).log ??= (message: string) => emit({ type: 'log', id: self.callId, work: self.work, message }))
+    },
+    // ctx.exec until the interpreter rewrite provides it (with ctx.tmp) for every executor
+    get exec(): Exec.ExecFn {
+      const self = this as unknown as CallContext
+      return Exec.forCall({ work: self.work, signal })
     },
     get path(): (target: Collection.Collection | Collection.CollectionFile) => Promise<string> {
       const self = this as unknown as CallContext
