@@ -45,6 +45,9 @@ const PAGES = [
   'docs/concepts/reuse.md',
   'docs/errors.md',
   'docs/from-the-draft.md',
+  'docs/tools.md',
+  'docs/samples/checksums.md',
+  'docs/samples/case-control.md',
 ]
 
 // -------------------------------------------------------------------------------------
