@@ -126,20 +126,20 @@ const hasFutures = (u: unknown): boolean => {
   if (typeof u !== 'object' || u === null || Collection.isCollection(u)) return false
   if (Array.isArray(u)) return u.some(hasFutures)
   const proto: unknown = Object.getPrototypeOf(u)
-  if (proto !== Object.prototype && proto !== null) return false
+  if (proto !== Object.prototype && proto !== null) return isReiterable(u) && itemsOf(u).some(hasFutures)
   for (const k of Object.keys(u)) if (hasFutures((u as Record<string, unknown>)[k])) return true
   return false
 }
 
 /**
- * Whether a value holds a future anywhere in its arrays and records, or holds an iterable that
- * is not an array (a generator, a Set, a Map: it may yield futures; `materialize` turns it into
- * an array).
+ * Whether a value holds a future anywhere in its arrays, records and iterables (a Set's or a
+ * Map's values), or holds a one-shot iterator such as a generator, which cannot be looked into
+ * without consuming it (`materialize` reads it into an array).
  *
  * @category guards
  * @since 0.1.0
  */
-export const containsFutures = (u: unknown): boolean => hasFutures(u) || hasIterables(u)
+export const containsFutures = (u: unknown): boolean => hasFutures(u) || needsMaterializing(u)
 
 // -------------------------------------------------------------------------------------
 // iterables
@@ -150,9 +150,18 @@ const asyncIterable = (where: string, kind: string) =>
     hint: 'collect it into an array first: const xs = []; for await (const x of it) xs.push(x)',
   })
 
-/** a non-array iterable to turn into an array (strings, typed arrays, futures and collections are leaves) */
+/** a non-array iterable object (strings, typed arrays, futures and collections are leaves) */
 const isLooseIterable = (u: object): boolean =>
   !Array.isArray(u) && !ArrayBuffer.isView(u) && typeof (u as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' && !Future.isFuture(u) && !Collection.isCollection(u)
+
+/** an iterator (a generator, `map.values()`): iterating it returns itself, and reading it consumes it */
+const isOneShot = (u: object): boolean => isLooseIterable(u) && (u as Iterable<unknown>)[Symbol.iterator]() === u
+
+/** a collection that can be iterated again and again: a Set, a Map, a user's iterable */
+const isReiterable = (u: object): boolean => isLooseIterable(u) && !isOneShot(u)
+
+/** what an iterable stands for: its items; a Map's values */
+const itemsOf = (u: object): Array<unknown> => [...(u instanceof Map ? u.values() : (u as Iterable<unknown>))]
 
 const isAsyncIterable = (u: object): boolean => typeof (u as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function' && !Array.isArray(u)
 
@@ -167,26 +176,30 @@ const isRecord = (u: object): boolean => {
   return proto === Object.prototype || proto === null
 }
 
-/** whether `materialize` would change anything (walks what `hasFutures` walks; no iterator is consumed) */
-const hasIterables = (u: unknown): boolean => {
+/**
+ * Whether `materialize` would change anything: a one-shot iterator or an async iterable
+ * somewhere, or a Set/Map holding futures. Nothing is consumed.
+ */
+const needsMaterializing = (u: unknown): boolean => {
   if (typeof u !== 'object' || u === null || Future.isFuture(u) || Collection.isCollection(u)) return false
-  if (Array.isArray(u)) return u.some(hasIterables)
-  if (isLooseIterable(u) || isAsyncIterable(u)) return true
+  if (Array.isArray(u)) return u.some(needsMaterializing)
+  if (isOneShot(u) || isAsyncIterable(u)) return true
+  if (isReiterable(u)) return itemsOf(u).some((x) => hasFutures(x) || needsMaterializing(x))
   if (!isRecord(u)) return false
-  for (const k of Object.keys(u)) if (hasIterables((u as Record<string, unknown>)[k])) return true
+  for (const k of Object.keys(u)) if (needsMaterializing((u as Record<string, unknown>)[k])) return true
   return false
 }
 
 const materializeDeep = (u: unknown, where: string): unknown => {
   if (typeof u !== 'object' || u === null || Future.isFuture(u) || Collection.isCollection(u)) return u
   if (Array.isArray(u)) return u.map((x) => materializeDeep(x, where))
-  if (isLooseIterable(u)) {
-    const items = u instanceof Map ? u.values() : (u as Iterable<unknown>)
-    const out: Array<unknown> = []
-    for (const x of items) out.push(materializeDeep(x, where))
-    return out
+  if (isAsyncIterable(u) && !isLooseIterable(u)) throw Errors.toError(asyncIterable(where, tagOf(u)))
+  if (isOneShot(u)) return itemsOf(u).map((x) => materializeDeep(x, where))
+  if (isReiterable(u)) {
+    // a Set or a Map without futures stays what it is: its codec decides whether it may cross
+    const items = itemsOf(u)
+    return items.some((x) => hasFutures(x) || needsMaterializing(x)) ? items.map((x) => materializeDeep(x, where)) : u
   }
-  if (isAsyncIterable(u)) throw Errors.toError(asyncIterable(where, tagOf(u)))
   if (!isRecord(u)) return u
   const out: Record<string, unknown> = {}
   for (const k of Object.keys(u)) out[k] = materializeDeep((u as Record<string, unknown>)[k], where)
@@ -194,11 +207,12 @@ const materializeDeep = (u: unknown, where: string): unknown => {
 }
 
 /**
- * Turns every iterable inside arrays and records that is not an array (generators, Sets, a
- * Map's values, any object with `Symbol.iterator` other than strings and typed arrays) into an
- * array, once, in iteration order, at any depth; values without one are returned as they are.
- * An async iterable is an `AsyncIterableError` (`ARV_ASYNC_ITERABLE`); `where` names the value
- * in it ("argument 2 of work \"classify\"", "the result of run()").
+ * Reads iterables inside arrays and records into arrays, once, in iteration order, at any depth:
+ * one-shot iterators (generators, `map.values()`) always, and Sets, Maps (their values) and other
+ * iterables when they hold futures (without any, they stay as they are, for their codec to
+ * judge). Strings and typed arrays are values, not lists. An async iterable is an
+ * `AsyncIterableError` (`ARV_ASYNC_ITERABLE`); `where` names the value in it ("argument 2 of
+ * work \"classify\"", "the result of run()").
  *
  * Call sites (work arguments) do this when the call is recorded; dispatchers do it to what
  * `run` and implementations return.
@@ -207,7 +221,7 @@ const materializeDeep = (u: unknown, where: string): unknown => {
  * @since 0.1.0
  */
 export const materialize = (u: unknown, where: string): E.Either<Errors.SdkError, unknown> => {
-  if (!hasIterables(u)) return E.right(u)
+  if (!needsMaterializing(u)) return E.right(u)
   try {
     return E.right(materializeDeep(u, where))
   } catch (e) {
@@ -374,7 +388,7 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     const encoded: Array<Arg> = new Array(args.length)
     let deps: Set<string> | undefined
     for (let i = 0; i < args.length; i++) {
-      const value = hasIterables(args[i]) ? materializeDeep(args[i], `argument ${i + 1} of work "${name}"`) : args[i]
+      const value = needsMaterializing(args[i]) ? materializeDeep(args[i], `argument ${i + 1} of work "${name}"`) : args[i]
       if (hasFutures(value)) {
         const c = canonicalShape(value, (deps ??= new Set()))
         if (E.isLeft(c)) throw Errors.toError(Codec.codecError('encode', where[i]!, [{ path: Json.dotPath(c.left.path), expected: codecs[i]!.name, received: c.left.found }]))

@@ -62,8 +62,18 @@ recording('should take a Set in insertion order and a Map by its values, at any 
   const viaMap = w.total(new Map<string, Future.Future<number> | number>([['x', a], ['y', 5]]))
   assert.is(Future.sourceOf(viaSet).nodeId, Future.sourceOf(w.total([a, 5])).nodeId)
   assert.is(Future.sourceOf(viaMap).nodeId, Future.sourceOf(viaSet).nodeId)
-  const deep = w.nested({ xs: new Set([1, 2, 3]) })
-  assert.is(Future.sourceOf(deep).nodeId, Future.sourceOf(w.nested({ xs: [1, 2, 3] })).nodeId, 'an iterable without futures is an array too')
+  const deep = w.nested({ xs: (function* () { yield* [1, 2, 3] })() })
+  assert.is(Future.sourceOf(deep).nodeId, Future.sourceOf(w.nested({ xs: [1, 2, 3] })).nodeId, 'a generator without futures is an array too')
+})
+
+recording('should leave a Set without futures to its codec', () => {
+  const rec = Graph.recorder(M, undefined)
+  try {
+    rec.context.work.total(new Set([1, 2]) as unknown as ReadonlyArray<number>)
+    assert.unreachable('expected ARV_ENCODE')
+  } catch (e) {
+    assert.is(Errors.carried(e)?.code, 'ARV_ENCODE')
+  }
 })
 
 recording('should refuse an async iterable, naming the argument and the work', () => {
@@ -107,7 +117,7 @@ running('should pass a generator of futures and resolve a Set returned from run 
       function* incs(): Generator<Future.Future<number>> {
         for (let i = 0; i < n; i++) yield w.inc(i)
       }
-      return new Set([w.total(incs()), w.list(new Set([3, 1, 2]))])
+      return new Set([w.total(incs()), w.list((function* () { yield* [3, 1, 2] })())])
     },
   })
   const r = await runModule(Run, { n: 4 })
