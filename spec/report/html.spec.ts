@@ -171,4 +171,7 @@ test('should keep a fan-out of 400 calls to two graph nodes and draw 400 bars', 
   assert.is(countClass(dom, 'rect', 'bar'), 401)
 })
 
+// the screenshots and reports stay for a look; the browser's profile goes
+browser.after(() => Fs.rmSync(profile, { recursive: true, force: true }))
+
 browser.run()
