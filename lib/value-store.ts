@@ -46,10 +46,11 @@ export interface ValueStore {
   /** The `ctx.output` writer for one call. */
   readonly outputs: (callId: string, signal: AbortSignal) => OutputWriter
   /**
-   * The collection with `mountPath` set to its files on disk (placing them there if needed).
+   * The collection with `mountPath` set to its files on disk (placing them there if needed, and
+   * checking that they were not changed since: all of them, or only the file `only`).
    * Absent where collections are always mounted (a container's collection mounts).
    */
-  readonly mount?: (c: Collection.Collection, signal: AbortSignal) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+  readonly mount?: (c: Collection.Collection, signal: AbortSignal, only?: string) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
 }
 
 // -------------------------------------------------------------------------------------
@@ -61,7 +62,9 @@ const isFile = (u: Collection.Collection | Collection.CollectionFile): u is Coll
 
 /**
  * Where a collection, or a file in one, sits on disk — for handing paths to external tools
- * (`ctx.path(file)`). Mounts the collection through the store when it is not on disk yet.
+ * (`ctx.path(file)`). Always asks the store when it can mount: it places the files on disk, or
+ * checks that those already there (the file asked for, or all of a collection) were not changed
+ * by an earlier work; a `mountPath` the collection carries is used only by a store that cannot.
  *
  * @category combinators
  * @since 0.1.0
@@ -69,8 +72,8 @@ const isFile = (u: Collection.Collection | Collection.CollectionFile): u is Coll
 export const pathOf = async (store: ValueStore, target: Collection.Collection | Collection.CollectionFile, signal: AbortSignal): Promise<E.Either<Errors.SdkError, string>> => {
   const c = isFile(target) ? target.collection : target
   let mountPath = c.mountPath
-  if (mountPath === undefined && store.mount !== undefined) {
-    const mounted = await store.mount(c, signal)
+  if (store.mount !== undefined) {
+    const mounted = await store.mount(c, signal, isFile(target) ? target.path : undefined)
     if (E.isLeft(mounted)) return mounted
     mountPath = mounted.right.mountPath
   }

@@ -92,7 +92,7 @@ const publish = (tmp, hex) => {
   fs.mkdirSync(path.dirname(final), { recursive: true })
   fs.renameSync(tmp, final)
 }
-const tmpName = () => path.join(root, 'tmp', 'block-' + crypto.randomBytes(12).toString('hex'))
+const tmpName = () => path.join(root, 'tmp', 'block-' + workerData.owner + '-' + crypto.randomBytes(12).toString('hex'))
 // one block: read in chunks, each hashed then written in pieces of 64 KiB
 const store = (job) => {
   const input = fs.openSync(job.file, 'r')
@@ -156,12 +156,13 @@ type Reply = Outcome | { readonly _tag: 'Failed'; readonly message: string; read
 const failure = (message: string, code?: string): Error => Object.assign(new Error(message), code === undefined ? {} : { code })
 
 /**
- * A pool of block workers for the store under `root` (which must have a `tmp/` directory).
+ * A pool of block workers for the store under `root` (which must have a `tmp/` directory);
+ * `owner` is the writer tag its temporary names carry (`lib/cache/owner.ts`).
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (root: string, size: number = Math.min(4, Os.availableParallelism() + 1)): Pool => {
+export const make = (root: string, owner: string, size: number = Math.min(4, Os.availableParallelism() + 1)): Pool => {
   const queue: Array<Task> = []
   const idle: Array<WorkerThreads.Worker> = []
   const running = new Map<WorkerThreads.Worker, Task>()
@@ -170,7 +171,7 @@ export const make = (root: string, size: number = Math.min(4, Os.availableParall
   let closed = false
 
   const spawn = (): WorkerThreads.Worker => {
-    const worker = new WorkerThreads.Worker(SOURCE, { eval: true, execArgv: [], workerData: { root, chunk: CHUNK, write: WRITE }, stdout: false, stderr: false })
+    const worker = new WorkerThreads.Worker(SOURCE, { eval: true, execArgv: [], workerData: { root, owner, chunk: CHUNK, write: WRITE }, stdout: false, stderr: false })
     count++
     spawned = true
     const lost = (e: Error): void => {

@@ -79,6 +79,6 @@ export const valueStore = (store: Store.Store): ValueStore.ValueStore => {
       fromDirectory: async (dir) => orThrow(await store.ingestDirectory(dir, { adopt: Path.resolve(dir).startsWith(`${store.root}${Path.sep}tmp${Path.sep}`), signal })),
       fromFiles: async (files) => orThrow(await store.ingestFiles(files)),
     }),
-    mount: (c, signal) => store.mount(c, signal),
+    mount: (c, signal, only) => store.mount(c, signal, only),
   }
 }

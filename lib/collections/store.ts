@@ -16,8 +16,10 @@
  */
 import * as Crypto from 'node:crypto'
 import * as FsP from 'node:fs/promises'
+import * as Os from 'node:os'
 import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
+import * as Owner from '../cache/owner.js'
 import * as Errors from '../errors.js'
 import * as Locator from '../keep/locator.js'
 import * as BlockPool from './block-pool.js'
@@ -26,6 +28,7 @@ import * as Manifest from './manifest.js'
 import * as Materialize from './materialize.js'
 import * as PathSafety from './path-safety.js'
 import * as Pdh from './pdh.js'
+import * as SealedTree from './sealed-tree.js'
 import * as Tree from './tree.js'
 
 // -------------------------------------------------------------------------------------
@@ -60,8 +63,12 @@ export interface Store {
   readonly saveManifest: (manifestText: string) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
   /** The collection stored under a portable data hash. */
   readonly load: (pdh: string) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
-  /** The collection with `mountPath` set to its files on disk (materialized once, then reused). */
-  readonly mount: (c: Collection.Collection, signal?: AbortSignal) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+  /**
+   * The collection with `mountPath` set to its files on disk: a sealed tree (see
+   * `sealed-tree.ts`), checked first (the file `only`, or all of them) and written again from
+   * the blocks when it was altered.
+   */
+  readonly mount: (c: Collection.Collection, signal?: AbortSignal, only?: string) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
   /** A fresh empty directory under `tmp/`. */
   readonly tempDirectory: (label: string) => Promise<E.Either<StoreError, string>>
 }
@@ -82,6 +89,28 @@ const isCode = (cause: unknown, ...codes: ReadonlyArray<string>): boolean =>
   typeof cause === 'object' && cause !== null && codes.includes(String((cause as { code?: unknown }).code))
 
 /**
+ * The store used when no cache directory is given: per user, `$XDG_CACHE_HOME/arvados-crunch/store`
+ * or `~/.cache/arvados-crunch/store` (created with mode 0700). Never a shared temp directory.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const defaultDir = (env: Readonly<Record<string, string | undefined>>, home: string = Os.homedir()): string => {
+  const xdg = env['XDG_CACHE_HOME']
+  // the XDG spec: a relative path is invalid and ignored
+  const base = xdg !== undefined && Path.isAbsolute(xdg) ? xdg : Path.join(env['HOME'] !== undefined && Path.isAbsolute(env['HOME']) ? env['HOME'] : home, '.cache')
+  return Path.join(base, 'arvados-crunch', 'store')
+}
+
+/**
+ * The uid of this process (undefined where there are none).
+ */
+const myUid = (): number | undefined => {
+  const uid = Os.userInfo().uid
+  return uid < 0 ? undefined : uid
+}
+
+/**
  * Opens (creating on first use) the store under `dir`.
  *
  * @category constructors
@@ -92,13 +121,32 @@ export const make = (dir: string): Store => {
   const fail = (code: string, message: string, hint?: string, cause?: unknown): StoreError =>
     Errors.make('StoreError', code, message, { root }, { ...(hint === undefined ? {} : { hint }), ...(cause === undefined ? {} : { cause }) })
   const blockPath = (hash: string): string => Path.join(root, 'blocks', hash.slice(0, 3), hash)
-  const tmpName = (label: string): string => Path.join(root, 'tmp', `${label}-${Crypto.randomBytes(12).toString('hex')}`)
+  const ownerTag = Owner.tag(Owner.self())
+  // temporary names carry their writer (`crunch cache gc` removes only those of finished processes)
+  const tmpName = (label: string): string => Path.join(root, 'tmp', `${label}-${ownerTag}-${Crypto.randomBytes(12).toString('hex')}`)
+  /** blocks known to be in the store: written, or checked, by this process */
+  const present = new Set<string>()
 
-  const ensureDirs = async (): Promise<void> => {
-    await FsP.mkdir(Path.join(root, 'tmp'), { recursive: true })
-    await FsP.mkdir(Path.join(root, 'manifests'), { recursive: true })
-    await FsP.mkdir(Path.join(root, 'trees'), { recursive: true })
-  }
+  // the store's directories, made once (mode 0700); a store another user owns is refused
+  let prepared: Promise<E.Either<StoreError, void>> | undefined
+  const prepare = (): Promise<E.Either<StoreError, void>> =>
+    (prepared ??= (async (): Promise<E.Either<StoreError, void>> => {
+      try {
+        await FsP.mkdir(root, { recursive: true, mode: 0o700 })
+        const uid = myUid()
+        const owner = (await FsP.stat(root)).uid
+        if (uid !== undefined && owner !== uid) {
+          return E.left(
+            fail('ARV_STORE_NOT_OWNED', `the store ${root} belongs to another user (uid ${owner}; this process runs as uid ${uid}), so its contents cannot be trusted`, 'use a store of your own: pass another --cache-dir (or unset it to use ~/.cache/arvados-crunch), or have the owner remove the directory'),
+          )
+        }
+        for (const d of ['tmp', 'manifests', 'trees', 'blocks']) await FsP.mkdir(Path.join(root, d), { recursive: true, mode: 0o700 })
+        return E.right(undefined)
+      } catch (cause) {
+        prepared = undefined
+        return E.left(fail('ARV_STORE_IO', `cannot create the store ${root}`, 'check that the directory is writable', cause))
+      }
+    })())
 
   /** Moves a finished temporary file to its content name (identical bytes may already be there). */
   const publish = async (tmp: string, final: string): Promise<void> => {
@@ -108,6 +156,8 @@ export const make = (dir: string): Store => {
 
   const readBlock = async (locator: Locator.Locator, signal?: AbortSignal): Promise<E.Either<StoreError, Uint8Array>> => {
     if (Locator.isEmptyBlock(locator)) return E.right(new Uint8Array(0))
+    const ok = await prepare()
+    if (E.isLeft(ok)) return ok
     let bytes: Buffer
     try {
       bytes = await FsP.readFile(blockPath(locator.hash), signal === undefined ? {} : { signal })
@@ -116,8 +166,11 @@ export const make = (dir: string): Store => {
       return E.left(fail('ARV_STORE_IO', `cannot read block ${Locator.key(locator)} from ${root}`, undefined, cause))
     }
     if (bytes.length !== locator.size || Pdh.md5(bytes) !== locator.hash) {
+      // removed, so that the next run finds it missing and recomputes what needs it
+      present.delete(locator.hash)
+      await FsP.rename(blockPath(locator.hash), tmpName('corrupt')).catch(() => undefined)
       return E.left(
-        fail('ARV_STORE_CORRUPT_BLOCK', `block ${Locator.key(locator)} in ${root} is corrupted (${bytes.length} bytes with md5 ${Pdh.md5(bytes)})`, `delete ${blockPath(locator.hash)} and ingest the data again`),
+        fail('ARV_STORE_CORRUPT_BLOCK', `block ${Locator.key(locator)} in ${root} is corrupted (${bytes.length} bytes with md5 ${Pdh.md5(bytes)}); it was moved to ${Path.join(root, 'tmp')}`, 'run again: the calls whose cached results need this block are recomputed'),
       )
     }
     return E.right(bytes)
@@ -128,11 +181,13 @@ export const make = (dir: string): Store => {
     if (bytes.length > Locator.MAX_BLOCK_SIZE) return E.left(fail('ARV_STORE_BLOCK_TOO_LARGE', `a block of ${bytes.length} bytes is larger than ${Locator.MAX_BLOCK_SIZE}`))
     const hash = Pdh.md5(bytes)
     if (bytes.length === 0) return E.right(Locator.EMPTY_BLOCK)
+    const ok = await prepare()
+    if (E.isLeft(ok)) return ok
     try {
-      await ensureDirs()
       const tmp = tmpName('block')
       await FsP.writeFile(tmp, bytes)
       await publish(tmp, blockPath(hash))
+      present.add(hash)
     } catch (cause) {
       return E.left(fail('ARV_STORE_IO', `cannot write block ${hash}+${bytes.length} to ${root}`, undefined, cause))
     }
@@ -152,6 +207,7 @@ export const make = (dir: string): Store => {
         await block.handle.close()
         const hash = block.hash.digest('hex')
         await publish(block.tmp, blockPath(hash))
+        present.add(hash)
         locators.push(Locator.of(hash, block.size))
         block = undefined
       }
@@ -199,6 +255,7 @@ export const make = (dir: string): Store => {
     const locators: Array<Locator.Locator> = []
     for (const o of outcomes) {
       if (o._tag === 'Changed') return streamFile(await FsP.open(file, 'r'), signal)
+      present.add(o.hash)
       locators.push(Locator.of(o.hash, o.size))
     }
     return locators
@@ -236,16 +293,16 @@ export const make = (dir: string): Store => {
     if (E.isLeft(tree)) return tree
     const normalized = Manifest.print(Tree.normalize(tree.right))
     const pdh = Pdh.of(normalized)
+    const ok = await prepare()
+    if (E.isLeft(ok)) return ok
     try {
-      await ensureDirs()
       const tmp = tmpName('manifest')
       await FsP.writeFile(tmp, normalized)
       await publish(tmp, Path.join(root, 'manifests', pdh))
     } catch (cause) {
       return E.left(fail('ARV_STORE_IO', `cannot write manifest ${pdh} to ${root}`, undefined, cause))
     }
-    const mounted = await exists(Path.join(root, 'trees', pdh))
-    return E.right(Collection.fromTree(normalized, tree.right, { source, ...(mounted ? { mountPath: Path.join(root, 'trees', pdh) } : {}) }))
+    return E.right(Collection.fromTree(normalized, tree.right, { source }))
   }
 
   const exists = async (p: string): Promise<boolean> => {
@@ -262,7 +319,9 @@ export const make = (dir: string): Store => {
     // directories in manifest order, each with its files (blocks possibly still being stored)
     const planned: Array<{ readonly name: string; readonly files: ReadonlyArray<{ readonly name: string; readonly locators: Promise<ReadonlyArray<Locator.Locator>> }> }> = []
     let plain = true
-    const pool = BlockPool.make(root)
+    const ok = await prepare()
+    if (E.isLeft(ok)) return ok
+    const pool = BlockPool.make(root, ownerTag)
     const walk = async (abs: string, rel: string): Promise<E.Either<Errors.SdkError, void>> => {
       const entries = await FsP.readdir(abs, { withFileTypes: true })
       const name = rel === '' ? '.' : `./${rel}`
@@ -292,7 +351,6 @@ export const make = (dir: string): Store => {
     }
     const streams: Array<Manifest.Stream> = []
     try {
-      await ensureDirs()
       const walked = await walk(base, '')
       if (E.isLeft(walked)) return walked
       for (const d of planned) {
@@ -321,20 +379,28 @@ export const make = (dir: string): Store => {
       await pool.close()
     }
     const saved = await saveManifest(Manifest.print({ streams }))
-    if (E.isLeft(saved) || options.adopt !== true || !plain || saved.right.mountPath !== undefined) return saved
+    if (E.isLeft(saved) || options.adopt !== true || !plain) return saved
     const tree = Path.join(root, 'trees', saved.right.pdh)
+    if (await exists(tree)) return saved
     try {
       await FsP.rename(base, tree)
-      return E.right(Collection.withAccess(saved.right, { mountPath: tree }))
     } catch {
       return saved // another process adopted the same content first, or dir is on another device
+    }
+    try {
+      await SealedTree.seal(tree, shapeOf(saved.right))
+      return E.right(Collection.withAccess(saved.right, { mountPath: tree }))
+    } catch {
+      await SealedTree.remove(tree) // changed meanwhile: written again from the blocks when needed
+      return saved
     }
   }
 
   const tempDirectory = async (label: string): Promise<E.Either<StoreError, string>> => {
     const safe = label.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 60)
+    const ok = await prepare()
+    if (E.isLeft(ok)) return ok
     try {
-      await ensureDirs()
       const d = tmpName(safe === '' ? 'dir' : safe)
       await FsP.mkdir(d)
       return E.right(d)
@@ -357,6 +423,7 @@ export const make = (dir: string): Store => {
         await FsP.writeFile(target, contents, { flag: 'wx' })
       }
     } catch (cause) {
+      await FsP.rm(dir.right, { recursive: true, force: true })
       return E.left(fail('ARV_STORE_IO', `cannot write in-memory files to ${dir.right}`, 'a path may be used both as a file and as a directory', cause))
     }
     return ingestDirectory(dir.right, { adopt: true })
@@ -366,6 +433,8 @@ export const make = (dir: string): Store => {
     const checked = Pdh.parse(pdh)
     if (E.isLeft(checked)) return checked
     if (pdh === Pdh.EMPTY) return E.right(Collection.withAccess(Collection.empty, { source }))
+    const ok = await prepare()
+    if (E.isLeft(ok)) return ok
     let text: string
     try {
       text = await FsP.readFile(Path.join(root, 'manifests', pdh), 'utf8')
@@ -374,24 +443,73 @@ export const make = (dir: string): Store => {
       return E.left(fail('ARV_STORE_IO', `cannot read manifest ${pdh} from ${root}`, undefined, cause))
     }
     if (Pdh.of(text) !== pdh) return E.left(fail('ARV_STORE_CORRUPT_MANIFEST', `manifest ${pdh} in ${root} does not match its hash`, `delete ${Path.join(root, 'manifests', pdh)}`))
-    const mountPath = Path.join(root, 'trees', pdh)
-    const c = Collection.fromManifestText(text, { source, ...((await exists(mountPath)) ? { mountPath } : {}) })
-    return c
+    const m = Manifest.parse(text)
+    if (E.isLeft(m)) return m
+    const tree = Tree.fromManifest(m.right)
+    if (E.isLeft(tree)) return tree
+    const gone = await missingBlock(m.right)
+    if (gone !== undefined) {
+      return E.left(
+        fail('ARV_STORE_MISSING_BLOCK', `collection ${pdh} is incomplete: block ${Locator.key(gone.locator)} is ${gone.why} in the local store ${root}`, 'a cached result that refers to it is recomputed; a collection given as a parameter must be ingested again from its files'),
+      )
+    }
+    return E.right(Collection.fromTree(text, tree.right, { source }))
   }
 
-  const mount = async (c: Collection.Collection, signal?: AbortSignal): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+  /** the first block of `m` not in the store (one stat per block not known to be there) */
+  const missingBlock = async (m: Manifest.Manifest): Promise<{ readonly locator: Locator.Locator; readonly why: string } | undefined> => {
+    const unknown = new Map<string, Locator.Locator>()
+    for (const s of m.streams) for (const l of s.locators) if (!Locator.isEmptyBlock(l) && !present.has(l.hash)) unknown.set(l.hash, l)
+    const found = await Promise.all(
+      [...unknown.values()].map(async (l) => {
+        const st = await FsP.stat(blockPath(l.hash)).catch(() => undefined)
+        if (st === undefined) return { locator: l, why: 'missing' }
+        if (st.size !== l.size) return { locator: l, why: `corrupted (${st.size} bytes)` }
+        present.add(l.hash)
+        return undefined
+      }),
+    )
+    return found.find((f) => f !== undefined)
+  }
+
+  const shapeOf = (c: Collection.Collection): SealedTree.Shape => {
+    const t = Collection.treeOf(c)
+    return { files: c.files, directories: E.isRight(t) ? Tree.emptyDirectories(t.right) : [] }
+  }
+
+  const mount = async (c: Collection.Collection, signal?: AbortSignal, only?: string): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
+    const ok = await prepare()
+    if (E.isLeft(ok)) return ok
     const final = Path.join(root, 'trees', c.pdh)
-    if (await exists(final)) return E.right(Collection.withAccess(c, { mountPath: final }))
-    const tmp = await tempDirectory('tree')
-    if (E.isLeft(tmp)) return tmp
-    const written = await Materialize.materialize(Collection.withAccess(c, { source }), tmp.right, signal)
-    if (E.isLeft(written)) return written
+    const checked = Materialize.check(c, final)
+    if (E.isLeft(checked)) return checked
+    const shape: SealedTree.Shape = { files: checked.right.files, directories: checked.right.directories }
+    const mounted = E.right(Collection.withAccess(c, { mountPath: final }))
     try {
-      await FsP.rename(tmp.right, final)
-    } catch {
-      await FsP.rm(tmp.right, { recursive: true, force: true })
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const verdict = await SealedTree.verify(final, shape, only)
+        if (verdict === 'sealed') return mounted
+        // altered: moved aside (a process reading it keeps its open files), then written again
+        if (verdict === 'altered') await SealedTree.move(final, tmpName('altered-tree')).catch(() => undefined)
+        const tmp = await tempDirectory('tree')
+        if (E.isLeft(tmp)) return tmp
+        const written = await Materialize.materialize(Collection.withAccess(c, { source }), tmp.right, signal)
+        if (E.isLeft(written)) {
+          await SealedTree.remove(tmp.right)
+          return written
+        }
+        await SealedTree.seal(tmp.right, shape)
+        try {
+          await FsP.rename(tmp.right, final)
+          return mounted
+        } catch {
+          await SealedTree.remove(tmp.right) // another process placed it first: checked again
+        }
+      }
+    } catch (cause) {
+      return E.left(fail('ARV_STORE_IO', `cannot place collection ${c.pdh} on disk under ${final}`, undefined, cause))
     }
-    return E.right(Collection.withAccess(c, { mountPath: final }))
+    return E.left(fail('ARV_STORE_TREE_ALTERED', `the files of collection ${c.pdh} under ${final} keep changing`, 'a work writes into files it got from ctx.path; write outputs under ctx.output.directory() instead'))
   }
 
   return { root, source, readBlock, putBlock, ingestDirectory, ingestFiles, saveManifest, load, mount, tempDirectory }

@@ -40,7 +40,7 @@ export interface LocalOptions {
   readonly concurrency?: number
   /**
    * where results (`results/`) and collections (`store/`) are kept; without it nothing is
-   * reused across runs and collections go to a shared store under the system temp directory
+   * reused across runs and collections go to the user's store (`Store.defaultDir`)
    */
   readonly cacheDir?: string
   /** how collections are stored and resolved (default: the local content-addressed store) */
@@ -106,7 +106,7 @@ const interpret = async <M extends Module.AnyModule>(
   rawParams: unknown,
   runOptions: Dispatcher.RunOptions,
 ): Promise<E.Either<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>>>> => {
-  const store = options.store ?? LocalStore.valueStore(Store.make(options.cacheDir === undefined ? Path.join(Os.tmpdir(), 'arvados-crunch', 'store') : Path.join(options.cacheDir, 'store')))
+  const store = options.store ?? LocalStore.valueStore(Store.make(options.cacheDir === undefined ? Store.defaultDir(process.env) : Path.join(options.cacheDir, 'store')))
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? Os.availableParallelism()))
   const keepGoing = runOptions.keepGoing === true
   const listener = runOptions.onEvent

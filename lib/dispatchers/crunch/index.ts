@@ -13,8 +13,6 @@
  *
  * @since 0.1.0
  */
-import * as Os from 'node:os'
-import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import * as Client from '../../arvados/client.js'
@@ -182,7 +180,7 @@ export const make = (options: CrunchOptions): Dispatcher.Dispatcher => ({
         priority: s.right.priority,
         replicas: s.right.replicas,
         publishToContainer: options.publishToContainer === true,
-        uploads: options.publishToContainer === true ? undefined : Store.make(options.uploadStore ?? Path.join(Os.tmpdir(), 'arvados-crunch', 'store')),
+        uploads: options.publishToContainer === true ? undefined : Store.make(options.uploadStore ?? Store.defaultDir(options.env, options.home)),
       }
       if (options.submit === true) return await Submit.submit(rc, module, params, runOptions)
       return await Runner.interpret(rc, module, params, runOptions)
