@@ -240,6 +240,7 @@ const mainUsage = `Usage: crunch <command>
 
 Commands:
   crunch run <script.ts> [parameters] [options]   run a pipeline script (TypeScript, no build step)
+  crunch cache info|prune|gc [--cache-dir <dir>]  look at and trim the cache (\`crunch cache --help\`)
   crunch help                                     this text
 
 Run \`crunch run <script.ts> --help\` for a script's parameters and options.
@@ -257,7 +258,8 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
     process.stdout.write(mainUsage)
     return
   }
-  if (command !== 'run') return exitWith(Flags.usageError(`unknown command "${command}"`, 'commands: run, help'), false)
+  if (command === 'cache') return import('./cache/command.js').then(async (Cache) => E.match((e: Errors.SdkError) => exitWith(e, false), (text: string) => void process.stdout.write(text))(await Cache.main(argv.slice(1), process.cwd())))
+  if (command !== 'run') return exitWith(Flags.usageError(`unknown command "${command}"`, 'commands: run, cache, help'), false)
   if (script === undefined) return exitWith(Flags.usageError('crunch run needs a script: crunch run <script.ts> [parameters]'), false)
   const file = Path.resolve(script)
   if (!Fs.existsSync(file)) return exitWith(Flags.usageError(`no such script: ${script}`, 'give the path of a .ts or .js file that calls runMain(module, import.meta.url)'), false)

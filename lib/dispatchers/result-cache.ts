@@ -268,6 +268,7 @@ export const open = (dir: string): E.Either<Errors.SdkError, ResultCache> => {
     const stamp = Date.now()
     const tag = Owner.tag(Owner.self())
     let journal: { readonly fd: number; readonly open: string; readonly sealed: string } | undefined
+    // ids and results waiting for the next write, in pairs (records are made when written)
     let pending: Array<string> = []
     let written = Date.now()
     const flush = (): void => {
@@ -278,7 +279,9 @@ export const open = (dir: string): E.Either<Errors.SdkError, ResultCache> => {
         const open = Path.join(dir, `${OPEN_PREFIX}${tag}-${name}`)
         journal = { fd: Fs.openSync(open, 'a', 0o600), open, sealed: Path.join(dir, name) }
       }
-      const bytes = Buffer.from(pending.join(''))
+      let text = ''
+      for (let i = 0; i < pending.length; i += 2) text += record(pending[i]!, stamp, pending[i + 1]!) ?? ''
+      const bytes = Buffer.from(text)
       pending = []
       for (let at = 0; at < bytes.length; ) at += Fs.writeSync(journal.fd, bytes, at, bytes.length - at)
     }
@@ -286,11 +289,9 @@ export const open = (dir: string): E.Either<Errors.SdkError, ResultCache> => {
       get: (id) => entries.get(id),
       put: (id, json) => {
         entries.set(id, json)
-        const line = record(id, stamp, json)
-        if (line === undefined) return
         if (pending.length === 0) queueMicrotask(flush)
-        pending.push(line)
-        if (pending.length >= BATCH_LINES || Date.now() - written >= BATCH_MS) flush()
+        pending.push(id, json)
+        if (pending.length >= 2 * BATCH_LINES || Date.now() - written >= BATCH_MS) flush()
       },
       forget: (id) => {
         entries.delete(id)
