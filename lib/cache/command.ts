@@ -373,7 +373,7 @@ export const main = async (argv: ReadonlyArray<string>, cwd: string): Promise<E.
   const owner = (await FsP.stat(dir).catch(() => undefined))?.uid
   const uid = Os.userInfo().uid
   if (owner !== undefined && uid >= 0 && owner !== uid && sub !== 'info') {
-    return E.left(Errors.make('CacheError', 'ARV_CACHE_NOT_OWNED', `the cache ${dir} belongs to another user (uid ${owner})`, { dir }, { hint: 'only its owner may prune it or collect its garbage' }))
+    return E.left(Errors.make('CacheError', 'ARV_STORE_NOT_OWNED', `the cache ${dir} belongs to another user (uid ${owner})`, { dir }, { hint: 'only its owner may prune it or collect its garbage' }))
   }
   switch (sub) {
     case 'info':
