@@ -49,7 +49,7 @@ export interface ExecOptions {
   readonly stderr?: Output
   /** working directory; default the call's (see `forCall`) */
   readonly cwd?: string
-  /** variables added to (or replacing ones of) the environment */
+  /** variables added to (or replacing ones of) the environment the command inherits */
   readonly env?: Readonly<Record<string, string>>
   /** exit statuses that mean success; default `[0]` */
   readonly okCodes?: ReadonlyArray<number>
@@ -301,7 +301,7 @@ export const forCall = (scope: CallScope): ExecFn => {
         command,
         args,
         cwd,
-        env: options.env === undefined ? envOf(process.env) : { ...envOf(process.env), ...options.env },
+        env: options.env,
         stdin: stdinPath === undefined ? undefined : Path.resolve(cwd, stdinPath),
         stdout,
         stderr,
@@ -367,14 +367,4 @@ export const forCall = (scope: CallScope): ExecFn => {
       toRemove.forEach(unlinkQuietly)
     }
   }
-}
-
-/** `process.env` without its undefined entries */
-const envOf = (env: NodeJS.ProcessEnv): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const k of Object.keys(env)) {
-    const v = env[k]
-    if (v !== undefined) out[k] = v
-  }
-  return out
 }

@@ -19,6 +19,7 @@ import * as Collection from '../collections/collection.js'
 import * as Dispatcher from '../dispatcher.js'
 import * as Errors from '../errors.js'
 import * as Exec from '../exec.js'
+import * as Launcher from '../exec/launcher.js'
 import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
 import * as LocalStore from '../collections/local-store.js'
@@ -124,9 +125,12 @@ const interpret = async <M extends Module.AnyModule>(
   if (E.isLeft(opened)) return opened
   const cache = opened.right
 
+  // commands of ctx.exec start through one helper per run (started on first use)
+  const launcher = Launcher.make()
   const cleanup = async (): Promise<void> => {
     external?.removeEventListener('abort', onExternalAbort)
     await cache.close()
+    await launcher.close()
   }
 
   // 1. parameters cross their codec like any other value
@@ -303,7 +307,7 @@ const interpret = async <M extends Module.AnyModule>(
     // ctx.exec until the interpreter rewrite provides it (with ctx.tmp) for every executor
     get exec(): Exec.ExecFn {
       const self = this as unknown as CallContext
-      return Exec.forCall({ work: self.work, signal })
+      return Exec.forCall({ work: self.work, signal, launcher })
     },
     get path(): (target: Collection.Collection | Collection.CollectionFile) => Promise<string> {
       const self = this as unknown as CallContext

@@ -22,9 +22,9 @@
  * machine's state; figures are per task (µs) and for the whole workflow (s), with the ratio
  * SDK / best Dask (below 1 = the SDK is faster).
  *
- * W4 is also measured with the command launcher forced to `child_process.spawn`
- * (`Launcher.direct()`), and with a hand-written `spawn` per call (what samples did before
- * `ctx.exec`), to show what the Perl helper buys.
+ * W4 is also measured with `Exec.forCall` over each launcher (`Launcher.make()`, the Perl
+ * helper; `Launcher.direct()`, `child_process.spawn`), and with a hand-written `spawn` per call
+ * (what samples did before `ctx.exec`), to show what the helper buys and what `ctx.exec` adds.
  *
  * Dask runs only when Debian's `python3-dask` is installed (`apt-get install -y python3-dask`).
  *
@@ -64,15 +64,13 @@ const writeMib = work({ args: [t.number], returns: CollectionCodec }, (i, ctx) =
   return ctx.output.fromFiles({ [`part-${String(i).padStart(5, '0')}.bin`]: b })
 })
 
-type Launch = 'exec' | 'direct' | 'spawn'
+/** `exec`: `ctx.exec` as the dispatcher provides it; `helper`/`direct`: `Exec.forCall` with that launcher; `spawn`: hand-written */
+type Launch = 'exec' | 'helper' | 'direct' | 'spawn'
 let launch: Launch = 'exec'
 let launcher: Launcher.Launcher | undefined
 
-/** `ctx.exec` once dispatchers provide it; until then the same function made here */
 const execOf = (ctx: WorkContext): Exec.ExecFn =>
-  launch === 'exec' && typeof (ctx as Partial<WorkContext>).exec === 'function'
-    ? ctx.exec
-    : Exec.forCall({ work: ctx.work, signal: ctx.signal, launcher: (launcher ??= launch === 'direct' ? Launcher.direct() : Launcher.make()) })
+  launch === 'exec' ? ctx.exec : Exec.forCall({ work: ctx.work, signal: ctx.signal, launcher: (launcher ??= launch === 'direct' ? Launcher.direct() : Launcher.make()) })
 
 /** what samples/checksums.ts did before ctx.exec */
 const handSpawn = (command: string, args: ReadonlyArray<string>, signal: AbortSignal): Promise<string> =>
@@ -161,7 +159,7 @@ const child = async (workload: string, n: number, warm: number, how: Launch): Pr
   }
   await launcher?.close()
   const best = Math.min(...warms)
-  console.log(`RESULT ${JSON.stringify({ system: 'arvados-crunch', workload, n, wall_s: cold.wall, warm_wall_s: best, ok, launcher: how === 'exec' ? launcher?.kind() ?? 'ctx.exec' : how })}`)
+  console.log(`RESULT ${JSON.stringify({ system: 'arvados-crunch', workload, n, wall_s: cold.wall, warm_wall_s: best, ok, launcher: how })}`)
 }
 
 // -------------------------------------------------------------------------------------
@@ -206,7 +204,8 @@ const main = async (): Promise<void> => {
   ].filter((x) => only === undefined || x.w === only)
   const systems: ReadonlyArray<{ readonly name: string; readonly applies: (w: string) => boolean; readonly run: (w: string, n: number) => Result | string }> = [
     { name: 'arvados-crunch', applies: () => true, run: (w, n) => runChild(process.execPath, ['--import', 'tsx', Url.fileURLToPath(import.meta.url), '--child', w, String(n), '2', 'exec']) },
-    { name: 'sdk, launcher = spawn', applies: (w) => w === 'w4', run: (w, n) => runChild(process.execPath, ['--import', 'tsx', Url.fileURLToPath(import.meta.url), '--child', w, String(n), '2', 'direct']) },
+    { name: 'sdk, Exec + helper', applies: (w) => w === 'w4', run: (w, n) => runChild(process.execPath, ['--import', 'tsx', Url.fileURLToPath(import.meta.url), '--child', w, String(n), '2', 'helper']) },
+    { name: 'sdk, Exec + spawn', applies: (w) => w === 'w4', run: (w, n) => runChild(process.execPath, ['--import', 'tsx', Url.fileURLToPath(import.meta.url), '--child', w, String(n), '2', 'direct']) },
     { name: 'sdk, hand-written spawn', applies: (w) => w === 'w4', run: (w, n) => runChild(process.execPath, ['--import', 'tsx', Url.fileURLToPath(import.meta.url), '--child', w, String(n), '2', 'spawn']) },
     ...(dask
       ? (['sync', 'threads'] as const).map((s) => ({ name: `dask ${s}`, applies: () => true, run: (w: string, n: number) => runChild(PYTHON, [Path.join(here, 'peers', 'dask_bench.py'), s, w, String(n), '2']) }))
