@@ -158,8 +158,14 @@ for (const kind of ['helper', 'direct'] as const) {
   })
 
   test('should kill a command that ignores SIGTERM after a grace period', async () => {
-    const e = await failure(exec({ deadline: Date.now() + 100 })('perl', ['-e', '$SIG{TERM} = "IGNORE"; sleep 30']))
-    assert.is(e.code, 'ARV_EXEC_TIMEOUT')
+    const controller = new AbortController()
+    const ready = Path.join(dir, 'ready')
+    const running = exec({ signal: controller.signal })('perl', ['-e', `$SIG{TERM} = "IGNORE"; open(my $f, ">", "${ready}"); close $f; sleep 30`])
+    // stop it only once it ignores SIGTERM
+    while (!Fs.existsSync(ready)) await new Promise((r) => setTimeout(r, 10))
+    controller.abort()
+    const e = await failure(running)
+    assert.is(e.code, 'ARV_EXEC_ABORTED')
     assert.is(e.signal, 'SIGKILL')
   })
 
