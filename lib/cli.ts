@@ -114,6 +114,7 @@ const exitWith = (error: Errors.SdkError, verbose: boolean): void => {
  */
 export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<string>, options: MainOptions = {}): Promise<void> => {
   if (process.env['CRUNCH_ROLE'] === 'work') return runWorkRole(module)
+  if (process.env['CRUNCH_ROLE'] === 'process-worker') return (await import('./dispatchers/executors/process-worker.js')).serve(module)
   const parsed = Flags.parse(argv, module.params)
   if (E.isLeft(parsed)) return exitWith(parsed.left, false)
   const flags = parsed.right

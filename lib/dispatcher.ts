@@ -22,10 +22,33 @@ import type * as Module from './module.js'
  * @since 0.1.0
  */
 export type Event =
-  | { readonly type: 'start'; readonly id: string; readonly work: string }
-  | { readonly type: 'done'; readonly id: string; readonly work: string; readonly reused: boolean }
-  | { readonly type: 'failed'; readonly id: string; readonly work: string; readonly error: Errors.SdkError }
-  | { readonly type: 'log'; readonly id: string; readonly work: string; readonly message: string }
+  | {
+      readonly type: 'start'
+      readonly id: string
+      readonly work: string
+      /** wall-clock time, ISO 8601 */
+      readonly at?: string
+      /** 1 for the first attempt */
+      readonly attempt?: number
+      /** resources of this attempt (bytes, cores) where the work declares them */
+      readonly ram?: number
+      readonly vcpus?: number
+    }
+  | {
+      readonly type: 'done'
+      readonly id: string
+      readonly work: string
+      readonly reused: boolean
+      readonly at?: string
+      /** attempts made in this run (0 when reused) */
+      readonly attempts?: number
+      /** from start to done of the last attempt, ms */
+      readonly durationMs?: number
+      /** from ready to start, ms (waiting for a free slot) */
+      readonly queuedMs?: number
+    }
+  | { readonly type: 'failed'; readonly id: string; readonly work: string; readonly error: Errors.SdkError; readonly at?: string }
+  | { readonly type: 'log'; readonly id: string; readonly work: string; readonly message: string; readonly at?: string }
 
 /**
  * @category models
@@ -53,6 +76,8 @@ export interface Stats {
   /** calls satisfied from earlier results */
   readonly reused: number
   readonly failed: number
+  /** wall-clock time of the run, ms */
+  readonly wallMs?: number
 }
 
 /**

@@ -54,6 +54,16 @@ export interface WorkOptions {
   readonly outputName?: string
   /** container image (Arvados); ignored locally, where the host is the image */
   readonly image?: string
+  /** at most this many calls of this work run at once (every executor) */
+  readonly maxConcurrent?: number
+  /** calls of works in one exclusivity group never run at the same time (every executor) */
+  readonly exclusive?: string
+  /** how resources grow on a retry after an out-of-memory end: `ram` times `factor` (default 2), at most `max` */
+  readonly escalate?: { readonly ram?: { readonly max: Size; readonly factor?: number } }
+  /** Keep cache on local disk (Arvados `keep_cache_disk`) */
+  readonly keepCacheDisk?: Size
+  /** scratch space of the call (`ctx.tmp`; Arvados: the tmp mount's capacity) */
+  readonly tmp?: Size
 }
 
 /**
