@@ -24,7 +24,9 @@ import type * as Dispatcher from '../../dispatcher.js'
 import * as Errors from '../../errors.js'
 import * as Keep from '../../keep/client.js'
 import type * as Module from '../../module.js'
+import * as Options from '../options.js'
 import * as Bundle from './bundle.js'
+import * as Executor from './executor.js'
 import * as Request from './request.js'
 import * as Runner from './runner.js'
 import * as Submit from './submit.js'
@@ -146,11 +148,11 @@ export const make = (options: CrunchOptions): Dispatcher.Dispatcher => ({
     // a parameter that does not fit fails before anything is bundled or sent
     const checked = Codec.decodeUnknown(module.params, params, { module: module.name, work: 'run', position: 'parameters' })
     if (E.isLeft(checked)) return checked
-    // so does a work option this backend cannot honour, whichever stage would reach it
-    for (const [name, w] of Object.entries(module.work as Readonly<Record<string, Module.AnyWork>>)) {
-      const r = Request.resources(module.name, name, w.spec)
-      if (E.isLeft(r)) return r
-    }
+    // so does an unknown option, or one this backend cannot honour, whichever stage would reach it
+    const known = Options.check(module)
+    if (E.isLeft(known)) return known
+    const honoured = Executor.validate(module)
+    if (E.isLeft(honoured)) return honoured
     let config = options.config
     if (config === undefined) {
       const loaded = await ConfigFile.load(options.env, options.home)()

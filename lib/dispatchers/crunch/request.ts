@@ -39,6 +39,8 @@ export const DEFAULTS = { ram: 512 * 1024 * 1024, vcpus: 1, tmpCapacity: 1024 * 
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'args', 'returns', 'ram', 'vcpus', 'gpu', 'keepCacheRam', 'apiAccess', 'maxRunTime', 'preemptible', 'partitions', 'retries', 'reuse', 'outputName', 'image',
+  // enforced by the interpreter (maxConcurrent, exclusive, escalate) or mapped below (keepCacheDisk, tmp)
+  'maxConcurrent', 'exclusive', 'escalate', 'keepCacheDisk', 'tmp',
 ])
 
 const UNITS: Readonly<Record<string, number>> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 }
@@ -157,6 +159,11 @@ export const resources = (module: string, work: string, o: Module.WorkOptions): 
     if (k === undefined) return E.left(unsupported(module, work, `keepCacheRam ${JSON.stringify(o.keepCacheRam)}`, 'it is not a size', "give bytes or a size such as '512MiB'"))
     runtime['keep_cache_ram'] = k
   }
+  if (o.keepCacheDisk !== undefined) {
+    const k = bytesOf(o.keepCacheDisk)
+    if (k === undefined) return E.left(unsupported(module, work, `keepCacheDisk ${JSON.stringify(o.keepCacheDisk)}`, 'it is not a size', "give bytes or a size such as '10GiB'"))
+    runtime['keep_cache_disk'] = k
+  }
   if (o.gpu !== undefined && o.gpu.count > 0) {
     if (o.gpu.driverVersion === undefined || o.gpu.hardwareTarget === undefined || o.gpu.hardwareTarget.length === 0) {
       return E.left(unsupported(module, work, `${o.gpu.count} ${o.gpu.stack} GPU(s)`, 'Arvados needs the driver version and the hardware targets of a GPU request', "give gpu: { stack, count, driverVersion: '12.0', hardwareTarget: ['9.0'] }"))
@@ -189,7 +196,7 @@ export const containerRequest = (input: RequestInput): E.Either<Errors.SdkError,
   if (E.isLeft(r)) return r
   const mounts: Record<string, unknown> = {
     [OUTPUT_DIR]: { kind: 'tmp', capacity: DEFAULTS.tmpCapacity },
-    [TMP_DIR]: { kind: 'tmp', capacity: DEFAULTS.tmpCapacity },
+    [TMP_DIR]: { kind: 'tmp', capacity: bytesOf(input.options.tmp) ?? DEFAULTS.tmpCapacity },
     [BUNDLE_DIR]: { kind: 'collection', portable_data_hash: input.bundle.pdh },
     [CALL_FILE]: { kind: 'json', content: input.call },
   }

@@ -1,0 +1,391 @@
+/**
+ * The crunch executor: one Arvados container request per call. Starting a call prepares its
+ * call file (the encoded arguments and the manifest of every collection they name, each
+ * mounted at `/keep/<pdh>`), then re-attaches to a live request an earlier runner made for the
+ * same call id (found by the call-id property) or creates one (a fresh create id per attempt,
+ * so a retried create is not duplicated). Pending requests are watched by one poll loop with
+ * batched list requests; finished ones are read in batches too (containers, output
+ * collections). A call's outcome is its output collection: a collection result as itself, a
+ * JSON result or a continuation through the reserved result file.
+ *
+ * Reuse: `lookup` finds an earlier request of the call that finished with an output (a
+ * restarted runner, an unchanged re-run); Arvados' own container reuse (`use_existing`) shows
+ * as a request that is Final when created.
+ *
+ * Stopping: every outstanding request gets priority 0 (Arvados cancels its container).
+ *
+ * @since 0.2.0
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import type * as t from 'io-ts'
+import type * as Client from '../../arvados/client.js'
+import * as Codec from '../../codec.js'
+import * as Collection from '../../collections/collection.js'
+import * as Pdh from '../../collections/pdh.js'
+import * as Reference from '../../collections/reference.js'
+import type * as Store from '../../collections/store.js'
+import * as Errors from '../../errors.js'
+import type * as Graph from '../../graph.js'
+import * as Limiter from '../../internal/limiter.js'
+import type * as Keep from '../../keep/client.js'
+import type * as Module from '../../module.js'
+import type * as Executor from '../executor.js'
+import * as Wire from '../wire.js'
+import * as KeepValueStore from './keep-value-store.js'
+import * as Poll from './poll.js'
+import * as Request from './request.js'
+import * as ResultFile from './result-file.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/**
+ * What the crunch executor works with.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RunnerContext {
+  readonly api: Client.ArvadosClient
+  readonly keep: Keep.KeepClient
+  readonly bundle: Request.Bundle
+  readonly image: string
+  readonly project: string | undefined
+  readonly outputName: string | undefined
+  /** longest interval between polls, ms */
+  readonly pollMs: number
+  /** first interval between polls, ms: it grows by half while nothing finishes, up to `pollMs` */
+  readonly minPollMs: number
+  readonly priority: number
+  /** copies of each block the runner writes */
+  readonly replicas: number
+  /** inside a container: publish the final output as the container's output */
+  readonly publishToContainer: boolean
+  /** where local directories given as collections are ingested before their upload (none inside a container) */
+  readonly uploads?: Store.Store | undefined
+  /** reuse earlier requests' results and let Arvados reuse containers */
+  readonly reuse: boolean
+}
+
+/** container requests being created at once (the client allows 8 requests in flight) */
+const CREATES_IN_FLIGHT = 5
+
+/** call ids per lookup request (their text stays well under the API's long-GET form limits) */
+const LOOKUP_BATCH = 100
+
+/** calls the executor lets the interpreter start at once: Arvados queues the rest */
+const CONCURRENCY = 100_000
+
+// -------------------------------------------------------------------------------------
+// errors
+// -------------------------------------------------------------------------------------
+
+/**
+ * A call's container did not succeed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const callFailed = (module: string, node: Graph.CallNode, request: string, what: string, stderrTail: ReadonlyArray<string>) =>
+  Errors.make(
+    'CallFailedError',
+    'ARV_CRUNCH_CALL_FAILED',
+    `work "${node.work}" [call ${node.id.slice(0, 12)}] ${what} (container request ${request})`,
+    { module, work: node.work, callId: node.id, request },
+    {
+      details: stderrTail.length === 0 ? ['(no stderr.txt in its log)'] : ['last lines of stderr.txt:', ...stderrTail.map((l) => `  ${l}`)],
+      hint: `see the full log in the log collection of container request ${request}`,
+    },
+  )
+
+const cancelledCall = (node: Graph.CallNode) => Errors.make('CancelledError', 'ARV_CANCELLED', `work "${node.work}" [call ${node.id.slice(0, 12)}] was cancelled`, { work: node.work, callId: node.id })
+
+// -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+/**
+ * How a finished request ended, in words.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const describeEnd = (f: Poll.Finished): string => {
+  if (f.request.state === 'Committed') return 'was cancelled before its container ran (priority 0)'
+  if (f.containerState === 'Cancelled') return f.runtimeError === undefined ? 'was cancelled (its container ended Cancelled: killed, or it could not start)' : `could not run: ${f.runtimeError}`
+  if (f.containerState === 'Complete' && f.exitCode === 137) return 'was killed (exit code 137: SIGKILL, most likely out of memory)'
+  if (f.containerState === 'Complete' && f.exitCode !== 0) return `failed: its container exited with code ${String(f.exitCode)}`
+  if (f.outputManifest === undefined) return 'finished without an output collection'
+  return `ended in state ${f.containerState ?? 'unknown'}`
+}
+
+const succeeded = (f: Poll.Finished): boolean => f.request.state === 'Final' && f.containerState === 'Complete' && f.exitCode === 0 && f.outputManifest !== undefined
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/**
+ * Every work's options as Arvados would take them, checked before anything is sent.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const validate = (module: Module.AnyModule): E.Either<Errors.SdkError, void> => {
+  for (const [name, w] of Object.entries(module.work as Readonly<Record<string, Module.AnyWork>>)) {
+    const r = Request.resources(module.name, name, w.spec)
+    if (E.isLeft(r)) return r
+  }
+  return E.right(undefined)
+}
+
+/**
+ * @category constructors
+ * @since 0.2.0
+ */
+export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf: (module: Module.AnyModule) => KeepValueStore.RunnerStore } => {
+  const stores = new WeakMap<Module.AnyModule, KeepValueStore.RunnerStore>()
+  const storeOf = (module: Module.AnyModule): KeepValueStore.RunnerStore => {
+    let s = stores.get(module)
+    if (s === undefined) stores.set(module, (s = KeepValueStore.runner(rc.api, rc.keep, rc.project, rc.uploads)))
+    return s
+  }
+  return {
+    name: 'crunch',
+    storeOf,
+    open: async (module, signal) => {
+      const checked = validate(module)
+      if (E.isLeft(checked)) return checked
+      const { api } = rc
+      const store = storeOf(module)
+      const workOf = (name: string): Module.AnyWork => module.work[name] as Module.AnyWork
+
+      // ---- earlier requests of calls, looked up in batches
+      const earlier = new Map<string, ReadonlyArray<Poll.RequestState>>()
+      let lookupQueue: Array<{ readonly id: string; readonly resolve: (r: E.Either<Errors.SdkError, ReadonlyArray<Poll.RequestState>>) => void }> = []
+      const flushLookups = async (): Promise<void> => {
+        const batch = lookupQueue
+        lookupQueue = []
+        const ids = [...new Set(batch.map((b) => b.id))].filter((id) => !earlier.has(id))
+        for (let i = 0; i < ids.length; i += LOOKUP_BATCH) {
+          const part = ids.slice(i, i + LOOKUP_BATCH)
+          const found = await api.containerRequests.listAll({
+            filters: [
+              [`properties.${Request.MODULE_PROPERTY}`, '=', module.name],
+              [`properties.${Request.CALL_ID_PROPERTY}`, 'in', part],
+              ...(rc.project === undefined ? [] : [['owner_uuid', '=', rc.project] as const]),
+            ],
+            select: [...Poll.REQUEST_FIELDS, 'properties'],
+          })()
+          if (E.isLeft(found)) {
+            for (const b of batch) b.resolve(found)
+            return
+          }
+          const byId = new Map<string, Array<Poll.RequestState>>(part.map((id) => [id, []]))
+          for (const r of found.right) {
+            const id = (r.properties as Record<string, unknown>)[Request.CALL_ID_PROPERTY]
+            if (typeof id === 'string') byId.get(id)?.push(r as Poll.RequestState)
+          }
+          for (const [id, list] of byId) earlier.set(id, list)
+        }
+        for (const b of batch) b.resolve(E.right(earlier.get(b.id) ?? []))
+      }
+      const earlierOf = (id: string): Promise<E.Either<Errors.SdkError, ReadonlyArray<Poll.RequestState>>> => {
+        if (!rc.reuse) return Promise.resolve(E.right([]))
+        const known = earlier.get(id)
+        if (known !== undefined) return Promise.resolve(E.right(known))
+        return new Promise((resolve) => {
+          if (lookupQueue.length === 0) setImmediate(() => void flushLookups())
+          lookupQueue.push({ id, resolve })
+        })
+      }
+
+      // ---- the poll loop over pending requests
+      const pending = new Map<string, (f: E.Either<Errors.SdkError, Poll.Finished>) => void>()
+      let polling = false
+      let wakeUp: (() => void) | undefined
+      const wake = (): void => {
+        const w = wakeUp
+        wakeUp = undefined
+        w?.()
+      }
+      const sleep = (ms: number): Promise<void> =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => wake(), ms)
+          wakeUp = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      const pollLoop = async (): Promise<void> => {
+        let interval = rc.minPollMs
+        while (pending.size > 0 && !signal.aborted) {
+          await sleep(interval)
+          if (signal.aborted || pending.size === 0) break
+          const polled = await Poll.states(api, [...pending.keys()])
+          if (E.isLeft(polled)) {
+            for (const [uuid, resolve] of pending) {
+              pending.delete(uuid)
+              resolve(polled)
+            }
+            break
+          }
+          const finished = polled.right.filter((r) => Poll.isFinished(r) && pending.has(r.uuid))
+          interval = finished.length > 0 ? rc.minPollMs : Math.min(rc.pollMs, Math.ceil(interval * 1.5))
+          if (finished.length === 0) continue
+          const waiters = finished.map((r) => {
+            const w = pending.get(r.uuid)!
+            pending.delete(r.uuid)
+            return w
+          })
+          void Poll.details(api, finished).then((d) => {
+            if (E.isLeft(d)) for (const w of waiters) w(d)
+            else d.right.forEach((f, i) => waiters[i]!(E.right(f)))
+          })
+        }
+        polling = false
+      }
+      const waitFinished = (uuid: string): Promise<E.Either<Errors.SdkError, Poll.Finished>> =>
+        new Promise((resolve) => {
+          pending.set(uuid, resolve)
+          if (!polling) {
+            polling = true
+            void pollLoop()
+          }
+        })
+
+      // ---- stopping
+      const cancelOutstanding = async (): Promise<void> => {
+        const outstanding = [...pending.entries()]
+        pending.clear()
+        wake()
+        await Promise.all(
+          outstanding.map(async ([uuid, resolve]) => {
+            await api.containerRequests.update(uuid, { priority: 0 })()
+            resolve(E.left(Errors.make('CancelledError', 'ARV_CANCELLED', `container request ${uuid} was cancelled`, { request: uuid })))
+          }),
+        )
+      }
+      const onAbort = (): void => void cancelOutstanding()
+      signal.addEventListener('abort', onAbort, { once: true })
+
+      // ---- a call
+      const callFile = async (node: Graph.CallNode, args: ReadonlyArray<string>): Promise<E.Either<Errors.SdkError, ResultFile.CallFile>> => {
+        const spec = workOf(node.work).spec
+        // every collection the arguments name is mounted; its manifest travels in the call file
+        const collections: Record<string, string> = {}
+        for (let i = 0; i < args.length; i++) {
+          const where: Codec.Where = { module: module.name, work: node.work, position: `argument ${i + 1}` }
+          const decoded = Codec.decode(spec.args[i] as t.Mixed, args[i]!, where)
+          if (E.isLeft(decoded)) return decoded
+          const seen = await Reference.hydrate(
+            decoded.right,
+            async (ref) => {
+              if (ref.kind !== 'pdh') {
+                return E.left(Errors.make('CollectionReferenceError', 'ARV_CRUNCH_REFERENCE', `argument ${i + 1} of work "${node.work}" names collection ${ref.text}, which is not a portable data hash`, { reference: ref.text }, { hint: 'pass collection values (or their portable data hashes) to work calls' }))
+              }
+              const c = await store.resolve(ref.text)
+              if (E.isRight(c)) collections[ref.text] = Pdh.portableText(c.right.manifestText)
+              return c
+            },
+            signal,
+          )
+          if (E.isLeft(seen)) return seen
+        }
+        return E.right({ v: 1, module: module.name, work: node.work, callId: node.id, args: [...args], collections })
+      }
+
+      /** a finished request as the call's outcome */
+      const outcomeOf = async (node: Graph.CallNode, f: Poll.Finished, reused: boolean): Promise<Executor.Outcome> => {
+        const spec = workOf(node.work).spec
+        if (!succeeded(f)) {
+          const tail = await Poll.stderrTail(api, rc.keep, f.request.log_uuid, signal)
+          const cancelledByUs = f.request.state === 'Committed' || (f.containerState === 'Cancelled' && signal.aborted)
+          return { _tag: 'Failed', error: callFailed(module.name, node, f.request.uuid, describeEnd(f), tail), retry: !cancelledByUs, ...(f.exitCode === 137 ? { outOfMemory: true } : {}) }
+        }
+        const out = store.remember(f.outputManifest!)
+        if (E.isLeft(out)) return { _tag: 'Failed', error: out.left, retry: false }
+        const where: Codec.Where = { module: module.name, work: node.work, position: 'result' }
+        if (!out.right.files.some((x) => x.path === ResultFile.RESULT_FILE)) {
+          // the output collection is the result
+          const json = Codec.encode(spec.returns, out.right, where)
+          return E.isLeft(json) ? { _tag: 'Failed', error: json.left, retry: false } : { _tag: 'Json', json: json.right, reused }
+        }
+        const text = await Collection.readEither(out.right, ResultFile.RESULT_FILE, signal)
+        if (E.isLeft(text)) return { _tag: 'Failed', error: text.left, retry: false }
+        const r = ResultFile.parseResult(new TextDecoder().decode(text.right))
+        if (E.isLeft(r)) return { _tag: 'Failed', error: r.left, retry: false }
+        const o = Wire.fromResult(r.right, node.id, JSON.stringify(out.right.pdh))
+        return o._tag === 'Json' || o._tag === 'Continuation' ? { ...o, reused } : o
+      }
+
+      const createSlot = Limiter.make(CREATES_IN_FLIGHT)
+      const createdFor = new Map<string, number>()
+
+      const lookup = async (call: Executor.Call): Promise<E.Either<Errors.SdkError, Executor.Outcome | undefined>> => {
+        const mine = await earlierOf(call.node.id)
+        if (E.isLeft(mine)) return mine
+        const done = mine.right.find((r) => r.state === 'Final' && r.output_uuid !== null)
+        if (done === undefined) return E.right(undefined)
+        const d = await Poll.details(api, [done])
+        if (E.isLeft(d)) return d
+        const f = d.right[0]!
+        // an earlier request that did not succeed is not a result: run the call anew
+        if (!succeeded(f)) return E.right(undefined)
+        const o = await outcomeOf(call.node, f, true)
+        return o._tag === 'Failed' ? E.right(undefined) : E.right(o)
+      }
+
+      const start = async (call: Executor.Call): Promise<Executor.Outcome> => {
+        const node = call.node
+        const file = await callFile(node, call.args)
+        if (E.isLeft(file)) return { _tag: 'Failed', error: file.left, retry: false }
+        if (signal.aborted) return { _tag: 'Failed', error: cancelledCall(node), retry: false }
+        const spec = workOf(node.work).spec
+        const options: Module.WorkOptions = call.resources.ram === undefined ? spec : { ...spec, ram: call.resources.ram }
+        const attrs = Request.containerRequest({ module: module.name, work: node.work, callId: node.id, options, call: file.right, bundle: rc.bundle, image: rc.image, project: rc.project, reuse: rc.reuse, priority: rc.priority })
+        if (E.isLeft(attrs)) return { _tag: 'Failed', error: attrs.left, retry: false }
+        const mine = await earlierOf(node.id)
+        if (E.isLeft(mine)) return { _tag: 'Failed', error: mine.left, retry: false }
+        let uuid: string
+        let reused = false
+        const live = call.attempt === 1 ? mine.right.find((r) => r.state === 'Committed' && (r.priority ?? 0) > 0) : undefined
+        if (live !== undefined) uuid = live.uuid
+        else {
+          // a fresh create id per request of the call: a retried create is not duplicated,
+          // and a new attempt is a new request
+          const n = mine.right.length + (createdFor.get(node.id) ?? 0)
+          createdFor.set(node.id, (createdFor.get(node.id) ?? 0) + 1)
+          const createId = `${node.id}.${rc.bundle.pdh.slice(0, 12)}.${n}`
+          const created = await createSlot(() => (signal.aborted ? Promise.resolve(undefined) : rc.api.containerRequests.create(attrs.right, { createId })()))
+          if (created === undefined) return { _tag: 'Failed', error: cancelledCall(node), retry: false }
+          if (E.isLeft(created)) return { _tag: 'Failed', error: created.left, retry: false }
+          uuid = created.right.uuid
+          if (signal.aborted) {
+            await api.containerRequests.update(uuid, { priority: 0 })()
+            return { _tag: 'Failed', error: cancelledCall(node), retry: false }
+          }
+          if (Poll.isFinished(created.right as Poll.RequestState)) {
+            // a finished container was reused: the request is Final in the create response
+            reused = true
+            const d = await Poll.details(api, [created.right as Poll.RequestState])
+            if (E.isLeft(d)) return { _tag: 'Failed', error: d.left, retry: false }
+            return outcomeOf(node, d.right[0]!, reused)
+          }
+        }
+        const f = await waitFinished(uuid)
+        if (E.isLeft(f)) return { _tag: 'Failed', error: f.left, retry: false }
+        return outcomeOf(node, f.right, reused)
+      }
+
+      const close = async (): Promise<void> => {
+        signal.removeEventListener('abort', onAbort)
+        if (pending.size > 0) await cancelOutstanding()
+        wake()
+      }
+
+      return E.right<Errors.SdkError, Executor.Session>({ store, concurrency: CONCURRENCY, ...(rc.reuse ? { lookup } : {}), start, close })
+    },
+  }
+}
