@@ -111,6 +111,8 @@ export interface WorkContext {
   readonly work: string
   /** the call's Merkle id */
   readonly callId: string
+  /** which attempt this is: 1, then 2, … when the work has `retries` */
+  readonly attempt: number
   /** aborted when the run is cancelled or fails fast */
   readonly signal: AbortSignal
   /** calls another work of the same module from this implementation (a continuation) */

@@ -252,8 +252,11 @@ export const run = async <M extends Module.AnyModule>(
     if (st.node._tag === 'Combine') return track(resolveCombine(st, st.node))
     if (listener !== undefined) st.readyAt = now()
     queue.push(st)
-    pump()
+    if (!holding) pump()
   }
+  // while the first fragment is added, ready calls only queue: the pump (which yields to the
+  // event loop now and then) runs them afterwards
+  let holding = true
 
   const afterCall = (): void => {
     running--
@@ -273,7 +276,7 @@ export const run = async <M extends Module.AnyModule>(
     const started = now()
     let n = 0
     while (running < concurrency && head < queue.length && !signal.aborted) {
-      if ((++n & 63) === 0 && now() - started > YIELD_AFTER_MS) {
+      if (++n > 1 && now() - started > YIELD_AFTER_MS) {
         yielded = true
         setImmediate(() => {
           yielded = false
@@ -523,6 +526,8 @@ export const run = async <M extends Module.AnyModule>(
     await close()
     return E.isLeft(top) ? top : (top.right as E.Left<Errors.SdkError>)
   }
+  holding = false
+  pump()
   checkDone()
   await allSettled
   await close()

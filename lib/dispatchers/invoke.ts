@@ -20,6 +20,7 @@ import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
 import * as ValueStore from '../value-store.js'
 import type * as Executor from './executor.js'
+import * as Options from './options.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -47,6 +48,8 @@ export interface Target {
   readonly id: string
   readonly work: string
   readonly args: ReadonlyArray<string>
+  /** 1 for the first attempt (default 1) */
+  readonly attempt?: number
   /** where this call's `ctx.log` lines go (default: the host's `log`) */
   readonly log?: (message: string) => void
 }
@@ -151,6 +154,7 @@ export const context = (host: Host, target: Target, signal: AbortSignal): Module
   ctx.module = host.module.name
   ctx.work = target.work
   ctx.callId = target.id
+  ctx.attempt = target.attempt ?? 1
   ctx.signal = signal
   ctx.host = host
   ctx.logTo = target.log
@@ -234,9 +238,12 @@ const failedOutcome = (module: string, target: Target, e: unknown): Executor.Out
   return { _tag: 'Failed', error: Dispatcher.workFailed(module, target.work, target.id, argumentKinds(target.args), e), retry: carried === undefined }
 }
 
-const afterReturn = (ctx: Module.WorkContext, returned: unknown): Executor.Outcome => {
+const afterReturn = (plan: Plan, ctx: Module.WorkContext, returned: unknown): Executor.Outcome => {
   const calls = callsMade(ctx)
-  if (Graph.containsFutures(returned)) return { _tag: 'Continuation', calls, shape: returned }
+  // a hostile result (a cycle, a throwing getter) is a codec error, found by the walk for futures
+  const holds = Options.guard(() => E.right(Graph.containsFutures(returned)), plan.result, returned)
+  if (E.isLeft(holds)) return { _tag: 'Failed', error: holds.left, retry: false }
+  if (holds.right) return { _tag: 'Continuation', calls, shape: returned }
   return { _tag: 'Value', value: returned, calls }
 }
 
@@ -271,9 +278,9 @@ const withArgs = (host: Host, plan: Plan, target: Target, signal: AbortSignal, a
   } catch (e) {
     return failedOutcome(host.module.name, target, e)
   }
-  if (!isThenable(returned)) return afterReturn(ctx, returned)
+  if (!isThenable(returned)) return afterReturn(plan, ctx, returned)
   return Promise.resolve(returned).then(
-    (result) => afterReturn(ctx, result),
+    (result) => afterReturn(plan, ctx, result),
     (e: unknown) => failedOutcome(host.module.name, target, e),
   )
 }

@@ -48,9 +48,25 @@ const knownSet = new Set<string>([...KNOWN, 'args', 'returns'])
 const badOption = (module: string, work: string, option: string, problem: string, hint: string) =>
   Errors.make('WorkOptionError', 'ARV_WORK_OPTION', `work "${work}" of module "${module}": ${problem}`, { module, work, option }, { hint })
 
+/** edit distance (insertions, deletions, substitutions), for "did you mean" */
+const distance = (a: string, b: string): number => {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    prev = row
+  }
+  return prev[b.length]!
+}
+
 const closest = (name: string): string | undefined => {
   const lower = name.toLowerCase()
-  return KNOWN.find((k) => k.toLowerCase() === lower || k.toLowerCase().startsWith(lower.slice(0, 4)))
+  let best: { readonly k: string; readonly d: number } | undefined
+  for (const k of KNOWN) {
+    const d = distance(lower, k.toLowerCase())
+    if (d <= Math.max(1, Math.floor(k.length / 3)) && (best === undefined || d < best.d)) best = { k, d }
+  }
+  return best?.k
 }
 
 /**

@@ -271,7 +271,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
       signal.addEventListener('abort', onAbort, { once: true })
 
       // ---- a call
-      const callFile = async (node: Graph.CallNode, args: ReadonlyArray<string>): Promise<E.Either<Errors.SdkError, ResultFile.CallFile>> => {
+      const callFile = async (node: Graph.CallNode, args: ReadonlyArray<string>, attempt: number): Promise<E.Either<Errors.SdkError, ResultFile.CallFile>> => {
         const spec = workOf(node.work).spec
         // every collection the arguments name is mounted; its manifest travels in the call file
         const collections: Record<string, string> = {}
@@ -293,7 +293,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           )
           if (E.isLeft(seen)) return seen
         }
-        return E.right({ v: 1, module: module.name, work: node.work, callId: node.id, args: [...args], collections })
+        return E.right({ v: 1, module: module.name, work: node.work, callId: node.id, args: [...args], collections, ...(attempt > 1 ? { attempt } : {}) })
       }
 
       /** a finished request as the call's outcome */
@@ -339,7 +339,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
 
       const start = async (call: Executor.Call): Promise<Executor.Outcome> => {
         const node = call.node
-        const file = await callFile(node, call.args)
+        const file = await callFile(node, call.args, call.attempt)
         if (E.isLeft(file)) return { _tag: 'Failed', error: file.left, retry: false }
         if (signal.aborted) return { _tag: 'Failed', error: cancelledCall(node), retry: false }
         const spec = workOf(node.work).spec

@@ -69,14 +69,18 @@ export type Result = t.TypeOf<typeof Result>
  * @category codecs
  * @since 0.1.0
  */
-export const CallFile = t.type({
-  v: t.literal(1),
-  module: t.string,
-  work: t.string,
-  callId: t.string,
-  args: t.array(t.string),
-  collections: t.record(t.string, t.string),
-})
+export const CallFile = t.intersection([
+  t.type({
+    v: t.literal(1),
+    module: t.string,
+    work: t.string,
+    callId: t.string,
+    args: t.array(t.string),
+    collections: t.record(t.string, t.string),
+  }),
+  // which attempt of the call this is (absent: the first)
+  t.partial({ attempt: t.number }),
+])
 
 /**
  * @category models

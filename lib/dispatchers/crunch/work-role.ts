@@ -14,16 +14,14 @@
 import * as Fs from 'node:fs/promises'
 import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
-import type * as t from 'io-ts'
-import * as Codec from '../../codec.js'
 import * as Collection from '../../collections/collection.js'
 import * as Materialize from '../../collections/materialize.js'
+import * as Invoke from '../invoke.js'
+import * as Wire from '../wire.js'
 import * as Dispatcher from '../../dispatcher.js'
 import * as Errors from '../../errors.js'
 import * as Exec from '../../exec.js'
-import * as Graph from '../../graph.js'
 import type * as Module from '../../module.js'
-import * as ValueStore from '../../value-store.js'
 import * as KeepValueStore from './keep-value-store.js'
 import * as Request from './request.js'
 import * as ResultFile from './result-file.js'
@@ -84,11 +82,6 @@ const localCollection = (module: string, work: string, pdh: string, where: strin
 // interpreters
 // -------------------------------------------------------------------------------------
 
-const summarize = (args: ReadonlyArray<string>): string => {
-  const text = `(${args.join(', ')})`
-  return text.length > 120 ? `${text.slice(0, 117)}…)` : text
-}
-
 const writeResult = async (dir: string, r: ResultFile.Result): Promise<void> => {
   await Fs.mkdir(dir, { recursive: true })
   await Fs.writeFile(Path.join(dir, ResultFile.RESULT_FILE), JSON.stringify(r))
@@ -117,89 +110,53 @@ export const run = async (module: Module.AnyModule, paths: WorkPaths, signal: Ab
   if (call.args.length !== spec.args.length) return E.left(workError('ARV_ARITY', `work "${call.work}" takes ${spec.args.length} argument(s) and the call has ${call.args.length}`, 'the bundle and the call file must come from the same run'))
 
   const store = KeepValueStore.work(call, paths.scratch, paths.mountPathOf)
-  const decoded: Array<unknown> = []
-  for (let i = 0; i < call.args.length; i++) {
-    const d = Codec.decode(spec.args[i] as t.Mixed, call.args[i]!, { module: module.name, work: call.work, position: `argument ${i + 1}` })
-    if (E.isLeft(d)) return d
-    decoded.push(d.right)
-  }
-  const hydrated = await store.hydrate(decoded, signal)
-  if (E.isLeft(hydrated)) return hydrated
-  const args = hydrated.right as ReadonlyArray<unknown>
-
-  const rec = Graph.recorder(module, call.callId)
   // the container is private to the call: its tmp is the call's; Arvados enforces maxRunTime
   await Fs.mkdir(paths.scratch, { recursive: true })
   const tmp = await Fs.mkdtemp(Path.join(paths.scratch, 'tmp-'))
-  const ctx: Module.WorkContext = {
-    exec: Exec.forCall({ work: call.work, signal, tmp }),
-    tmp,
-    module: module.name,
-    work: call.work,
-    callId: call.callId,
-    signal,
-    call: rec.context.call,
-    output: store.outputs(call.callId, signal),
-    log: (message) => onEvent({ type: 'log', id: call.callId, work: call.work, message }),
-    path: async (target) => {
-      const p = await ValueStore.pathOf(store, target, signal)
-      if (E.isLeft(p)) throw Errors.toError(p.left)
-      return p.right
-    },
+  const host: Invoke.Host = {
+    module,
+    store,
+    log: (id, work, message) => onEvent({ type: 'log', id, work, message }),
+    exec: (ctx) => Exec.forCall({ work: ctx.work, signal: ctx.signal, tmp }),
+    tmp: () => tmp,
   }
+  const plan = Invoke.planner(module)(call.work)
   onEvent({ type: 'start', id: call.callId, work: call.work })
-  let result: unknown
-  try {
-    result = await def.implementation(...args, ctx)
-    // generators, Sets and Maps become arrays once, in order
-    const m = Graph.materialize(result, `the result of work "${call.work}"`)
-    if (E.isLeft(m)) return E.left(m.left)
-    result = m.right
-  } catch (e) {
-    const carried = Errors.carried(e)
-    return E.left(carried?._tag === 'CodecError' ? carried : Dispatcher.workFailed(module.name, call.work, call.callId, summarize(call.args), e))
-  }
+  const o = await Invoke.invoke(host, plan, { id: call.callId, work: call.work, args: call.args, attempt: call.attempt ?? 1 }, signal)
+  if (o._tag === 'Failed') return E.left(o.error)
+  if (o._tag === 'Json') return E.left(workError('ARV_INTERNAL', 'an in-place call gave an encoded result', 'this is a bug in arvados-crunch; please report it'))
   const mounted = (pdh: string): boolean => call.collections[pdh] !== undefined
-  const calls = rec.calls()
   try {
-    if (calls.length > 0 || Graph.containsFutures(result)) {
-      // validate the output shape the way the local dispatcher's recorder validates arguments
-      const shape = Graph.canonicalShape(result, new Set())
-      if (E.isLeft(shape)) return E.left(Codec.codecError('encode', { module: module.name, work: call.work, position: 'result' }, [{ path: String(shape.left.path.join('.')) || '(root)', expected: spec.returns.name, received: shape.left.found }]))
-      let foreign: string | undefined
-      const r = ResultFile.continuation(calls, result, (pdh) => {
-        if (!mounted(pdh)) foreign ??= pdh
-      })
+    let foreign: string | undefined
+    const wire = await Wire.toResult(o, plan, store, signal, (pdh) => {
+      if (!mounted(pdh)) foreign ??= pdh
+    })
+    if (E.isLeft(wire)) return wire
+    const { result, value } = wire.right
+    if (result.kind === 'continuation') {
       if (foreign !== undefined) return E.left(localCollection(module.name, call.work, foreign, 'a call it made or the value it returned'))
-      await writeResult(paths.outputDir, r)
+      await writeResult(paths.outputDir, result)
       onEvent({ type: 'done', id: call.callId, work: call.work, reused: false })
       return E.right({ kind: 'continuation', json: '{}', value: undefined })
     }
-    if (Codec.declaresCollection(spec.returns) && Array.isArray(result)) {
-      const c = await store.concat(result as ReadonlyArray<Collection.Collection | null>, signal)
-      if (E.isLeft(c)) return c
-      result = c.right
-    }
-    const where: Codec.Where = { module: module.name, work: call.work, position: 'result' }
-    const json = Codec.encode(spec.returns, result, where)
-    if (E.isLeft(json)) return json
-    if (Collection.isCollection(result)) {
-      if (result.files.some((f) => f.path === ResultFile.RESULT_FILE)) {
+    const json = result.kind === 'value' ? result.json : ''
+    if (Collection.isCollection(value)) {
+      if (value.files.some((f) => f.path === ResultFile.RESULT_FILE)) {
         return E.left(workError('ARV_CRUNCH_RESERVED_NAME', `work "${call.work}" returned a collection with a file named ${ResultFile.RESULT_FILE}, a name reserved by arvados-crunch`, 'rename that file'))
       }
-      const written = await Materialize.materialize(result, paths.outputDir, signal)
+      const written = await Materialize.materialize(value, paths.outputDir, signal)
       if (E.isLeft(written)) return written
       onEvent({ type: 'done', id: call.callId, work: call.work, reused: false })
-      return E.right({ kind: 'collection', json: json.right, value: result })
+      return E.right({ kind: 'collection', json, value })
     }
-    let foreign: string | undefined
-    ResultFile.toWire(result, (pdh) => {
+    foreign = undefined
+    ResultFile.toWire(value, (pdh) => {
       if (!mounted(pdh)) foreign ??= pdh
     })
     if (foreign !== undefined) return E.left(localCollection(module.name, call.work, foreign, 'its result'))
-    await writeResult(paths.outputDir, { v: 1, kind: 'value', json: json.right })
+    await writeResult(paths.outputDir, result)
     onEvent({ type: 'done', id: call.callId, work: call.work, reused: false })
-    return E.right({ kind: 'value', json: json.right, value: result })
+    return E.right({ kind: 'value', json, value })
   } catch (cause) {
     return E.left(workError('ARV_CRUNCH_OUTPUT', `cannot write the result of work "${call.work}" into ${paths.outputDir}`, 'check the output directory mount', cause))
   }

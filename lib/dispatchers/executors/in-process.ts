@@ -57,7 +57,7 @@ export const make = (options: InProcessOptions): Executor.Executor => ({
     }
     const start = (call: Executor.Call): Executor.Outcome | Promise<Executor.Outcome> => {
       const seconds = call.def.spec.maxRunTime as number | undefined
-      const target: Invoke.Target = { id: call.node.id, work: call.node.work, args: call.args, log: call.log }
+      const target: Invoke.Target = { id: call.node.id, work: call.node.work, args: call.args, attempt: call.attempt, log: call.log }
       if (seconds === undefined) return Invoke.invoke(host, planOf(call.node.work), target, call.signal)
       // a deadline: the call gets its own signal, aborted by the run's or at the deadline
       const own = new AbortController()

@@ -38,6 +38,7 @@ export interface CallMessage {
   readonly id: string
   readonly work: string
   readonly args: ReadonlyArray<string>
+  readonly attempt: number
   /** the call's own working directory (made empty by the executor) */
   readonly cwd: string
   /** the call's own temp directory */
@@ -161,7 +162,7 @@ export const serve = (module: Module.AnyModule): void => {
       process.chdir(m.cwd)
       const plan = planOf(m.work)
       try {
-        const o = await Invoke.invoke(host, plan, { id: m.id, work: m.work, args: m.args }, controller.signal)
+        const o = await Invoke.invoke(host, plan, { id: m.id, work: m.work, args: m.args, attempt: m.attempt }, controller.signal)
         if (o._tag === 'Failed') return send({ t: 'failed', seq: m.seq, error: toWireError(o.error), retry: o.retry, cpuSeconds: cpuNow() - cpu0 })
         if (o._tag === 'Json') return send({ t: 'result', seq: m.seq, result: { v: 1, kind: 'value', json: o.json }, cpuSeconds: cpuNow() - cpu0 })
         const r = await Wire.toResult(o, plan, store, controller.signal)

@@ -321,7 +321,7 @@ export const make = (options: ProcessOptions): Executor.Executor => ({
             if (rss > ram) kill(slot, 'ram')
           }, deadline !== undefined && ram === undefined ? Math.min(RSS_POLL_MS * 5, seconds! * 250) : RSS_POLL_MS)
         }
-        const message: Worker.CallMessage = { t: 'call', seq: mySeq, id: call.node.id, work: call.node.work, args: call.args, cwd: Path.join(dir, 'work'), tmp: Path.join(dir, 'tmp') }
+        const message: Worker.CallMessage = { t: 'call', seq: mySeq, id: call.node.id, work: call.node.work, args: call.args, attempt: call.attempt, cwd: Path.join(dir, 'work'), tmp: Path.join(dir, 'tmp') }
         slot.child.send(message)
       })
     }
