@@ -217,7 +217,12 @@ const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
     const r = await WorkRole.run(module, WorkRole.containerPaths, controller.signal, (e) => {
       if (e.type === 'log') process.stderr.write(`${Errors.redact(e.message)}\n`)
     })
-    if (E.isLeft(r)) return exitWith(r.left, true)
+    if (E.isLeft(r)) {
+      exitWith(r.left, true)
+      // last: the error as data, for the runner (the same error as a local run)
+      process.stderr.write(`${Errors.redact(WorkRole.errorLine(r.left))}\n`)
+      return
+    }
     process.stderr.write(`arvados-crunch: ${r.right.kind} result written in ${Date.now() - started} ms\n`)
   } finally {
     process.off('SIGTERM', onTerm)

@@ -12,7 +12,6 @@
  *
  * @since 0.1.0
  */
-import * as Fs from 'node:fs'
 import * as E from 'fp-ts/lib/Either.js'
 import * as Errors from '../errors.js'
 import type * as Locator from '../keep/locator.js'
@@ -48,6 +47,17 @@ export interface BlockSource {
   readonly readBlock: (locator: Locator.Locator, signal?: AbortSignal) => Promise<E.Either<Errors.SdkError, Uint8Array>>
 }
 
+/**
+ * How files under a collection's `mountPath` are read (given by the effectful edge that put them
+ * there: a container's mounts, a materialized tree). This module does no I/O of its own.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface DiskSource {
+  readonly stream: (absolutePath: string, signal?: AbortSignal) => AsyncIterable<Uint8Array>
+}
+
 /** @category models @since 0.1.0 */
 export interface Collection {
   readonly [TypeId]: typeof TypeId
@@ -60,6 +70,8 @@ export interface Collection {
   readonly mountPath: string | undefined
   /** verified block reads, when available (preferred over `mountPath`) */
   readonly source?: BlockSource
+  /** reads of the files under `mountPath` */
+  readonly disk?: DiskSource
   /** the parsed tree, when known (computed from `manifestText` otherwise) */
   readonly tree?: Tree.Directory
 }
@@ -102,7 +114,7 @@ export const error = (code: string, pdh: string, path: string, message: string, 
  */
 export const fromManifestText = (
   manifestText: string,
-  options: { readonly mountPath?: string; readonly source?: BlockSource } = {},
+  options: { readonly mountPath?: string; readonly source?: BlockSource; readonly disk?: DiskSource } = {},
 ): E.Either<Manifest.ManifestError, Collection> => {
   const m = Manifest.parse(manifestText)
   if (E.isLeft(m)) return m
@@ -117,7 +129,7 @@ export const fromManifestText = (
  * @category constructors
  * @since 0.1.0
  */
-export const fromTree = (manifestText: string, tree: Tree.Directory, options: { readonly mountPath?: string; readonly source?: BlockSource } = {}): Collection => ({
+export const fromTree = (manifestText: string, tree: Tree.Directory, options: { readonly mountPath?: string; readonly source?: BlockSource; readonly disk?: DiskSource } = {}): Collection => ({
   [TypeId]: TypeId,
   pdh: Pdh.of(manifestText),
   manifestText,
@@ -125,6 +137,7 @@ export const fromTree = (manifestText: string, tree: Tree.Directory, options: { 
   mountPath: options.mountPath,
   tree,
   ...(options.source === undefined ? {} : { source: options.source }),
+  ...(options.disk === undefined ? {} : { disk: options.disk }),
 })
 
 /**
@@ -133,10 +146,11 @@ export const fromTree = (manifestText: string, tree: Tree.Directory, options: { 
  * @category constructors
  * @since 0.1.0
  */
-export const withAccess = (c: Collection, access: { readonly mountPath?: string; readonly source?: BlockSource }): Collection => ({
+export const withAccess = (c: Collection, access: { readonly mountPath?: string; readonly source?: BlockSource; readonly disk?: DiskSource }): Collection => ({
   ...c,
   mountPath: access.mountPath ?? c.mountPath,
   ...(access.source === undefined ? {} : { source: access.source }),
+  ...(access.disk === undefined ? {} : { disk: access.disk }),
 })
 
 /**
@@ -265,9 +279,8 @@ export async function* streamEither(target: Target, path?: string, signal?: Abor
     const onDisk = PathSafety.inside(c.mountPath, p)
     if (E.isLeft(onDisk)) return yield E.left(error('ARV_COLLECTION_PATH', c.pdh, p, `${PathSafety.show(p)} cannot be read from disk: ${onDisk.left}`))
     try {
-      for await (const chunk of Fs.createReadStream(onDisk.right, { highWaterMark: 1 << 20, ...(signal === undefined ? {} : { signal }) })) {
-        yield E.right(chunk as Uint8Array)
-      }
+      if (c.disk === undefined) return yield E.left(error('ARV_COLLECTION_NO_SOURCE', c.pdh, p, `collection ${c.pdh} is at ${c.mountPath}, and no reader of that disk was given`, 'make disk collections with a store or a dispatcher of this SDK'))
+      for await (const chunk of c.disk.stream(onDisk.right, signal)) yield E.right(chunk)
     } catch (cause) {
       return yield E.left(error('ARV_COLLECTION_READ', c.pdh, p, `cannot read ${PathSafety.show(p)} of collection ${c.pdh} at ${c.mountPath}`, undefined, cause))
     }

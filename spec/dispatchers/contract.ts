@@ -220,7 +220,7 @@ export const behaviours: ReadonlyArray<Behaviour> = [
   {
     name: 'events: every call starts once, then is done once; counts add up; times are given',
     check: async (s) => {
-      const r = await runCase(s, Contract, scripts.contract, params({ case: 'fanout', n: 6 }))
+      const r = await runCase(s, Contract, scripts.contract, params({ case: 'fanout', n: 6 }), { reuse: false })
       assert.is(value(r), 91)
       const seen = new Map<string, Array<string>>()
       for (const e of r.events) {

@@ -21,6 +21,9 @@ import type * as t from 'io-ts'
 import type * as Client from '../../arvados/client.js'
 import * as Codec from '../../codec.js'
 import * as Collection from '../../collections/collection.js'
+import * as Manifest from '../../collections/manifest.js'
+import * as Locator from '../../keep/locator.js'
+import * as Tree from '../../collections/tree.js'
 import * as Pdh from '../../collections/pdh.js'
 import * as Reference from '../../collections/reference.js'
 import type * as Store from '../../collections/store.js'
@@ -270,6 +273,19 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
       const onAbort = (): void => void cancelOutstanding()
       signal.addEventListener('abort', onAbort, { once: true })
 
+      // ---- signed locators of every collection a call file named, to record manifests made of them
+      const signed = new Map<string, Locator.Locator>()
+      const learnSignatures = (manifestText: string): void => {
+        const m = Manifest.parse(manifestText)
+        if (E.isLeft(m)) return
+        for (const st of m.right.streams) for (const l of st.locators) if (l.hints.some((h) => h.startsWith('A'))) signed.set(`${l.hash}+${l.size}`, l)
+      }
+      const signManifest = (manifestText: string): E.Either<Errors.SdkError, string> => {
+        const m = Manifest.parse(manifestText)
+        if (E.isLeft(m)) return m
+        return E.right(Manifest.print({ streams: m.right.streams.map((st) => ({ ...st, locators: st.locators.map((l) => signed.get(`${l.hash}+${l.size}`) ?? l) })) }))
+      }
+
       // ---- a call
       const callFile = async (node: Graph.CallNode, args: ReadonlyArray<string>, attempt: number): Promise<E.Either<Errors.SdkError, ResultFile.CallFile>> => {
         const spec = workOf(node.work).spec
@@ -286,7 +302,10 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
                 return E.left(Errors.make('CollectionReferenceError', 'ARV_CRUNCH_REFERENCE', `argument ${i + 1} of work "${node.work}" names collection ${ref.text}, which is not a portable data hash`, { reference: ref.text }, { hint: 'pass collection values (or their portable data hashes) to work calls' }))
               }
               const c = await store.resolve(ref.text)
-              if (E.isRight(c)) collections[ref.text] = Pdh.portableText(c.right.manifestText)
+              if (E.isRight(c)) {
+                collections[ref.text] = Pdh.portableText(c.right.manifestText)
+                learnSignatures(c.right.manifestText)
+              }
               return c
             },
             signal,
@@ -302,6 +321,16 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         if (!succeeded(f)) {
           const tail = await Poll.stderrTail(api, rc.keep, f.request.log_uuid, signal)
           const cancelledByUs = f.request.state === 'Committed' || (f.containerState === 'Cancelled' && signal.aborted)
+          // the work's own error, as the work role reported it: the same error as a local run
+          const own = f.containerState === 'Complete' ? Wire.errorFromLines(tail) : undefined
+          if (own !== undefined) {
+            const located = Errors.make(own._tag, own.code, own.message, { ...(own as object), request: f.request.uuid }, {
+              ...(own.details === undefined ? {} : { details: own.details }),
+              hint: `${own.hint === undefined ? '' : `${own.hint}; `}see the log of container request ${f.request.uuid}`,
+              ...(own.cause === undefined ? {} : { cause: own.cause }),
+            })
+            return { _tag: 'Failed', error: located, retry: own.code === 'ARV_WORK_FAILED' && Errors.carried(own.cause) === undefined }
+          }
           return { _tag: 'Failed', error: callFailed(module.name, node, f.request.uuid, describeEnd(f), tail), retry: !cancelledByUs, ...(f.exitCode === 137 ? { outOfMemory: true } : {}) }
         }
         const out = store.remember(f.outputManifest!)
@@ -316,8 +345,41 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         if (E.isLeft(text)) return { _tag: 'Failed', error: text.left, retry: false }
         const r = ResultFile.parseResult(new TextDecoder().decode(text.right))
         if (E.isLeft(r)) return { _tag: 'Failed', error: r.left, retry: false }
-        const o = Wire.fromResult(r.right, node.id, JSON.stringify(out.right.pdh))
+        if (r.right.kind === 'manifest') {
+          // a collection of blocks already in Keep: recorded as it is
+          const manifest = signManifest(r.right.manifest)
+          if (E.isLeft(manifest)) return { _tag: 'Failed', error: manifest.left, retry: false }
+          const saved = await store.save(manifest.right, `${module.name}.${node.work} ${node.id.slice(0, 12)} output`)
+          return E.isLeft(saved) ? { _tag: 'Failed', error: saved.left, retry: false } : { _tag: 'Json', json: JSON.stringify(saved.right.pdh), reused }
+        }
+        let result: ResultFile.Result = r.right
+        if (result.kind === 'continuation' && result.made !== undefined) {
+          const made = await madeCollections(out.right.manifestText, result.made, `${module.name}.${node.work} ${node.id.slice(0, 12)}`)
+          if (E.isLeft(made)) return { _tag: 'Failed', error: made.left, retry: false }
+          result = made.right.reduce<ResultFile.Result>((acc, [from, to]) => JSON.parse(JSON.stringify(acc).split(from).join(to)) as ResultFile.Result, result)
+        }
+        const o = Wire.fromResult(result, node.id, JSON.stringify(out.right.pdh))
         return o._tag === 'Json' || o._tag === 'Continuation' ? { ...o, reused } : o
+      }
+
+      /**
+       * Collections a work container made and handed to its calls: each saved from its part of
+       * the output, giving the portable data hash it has in Keep for the one it had there.
+       */
+      const madeCollections = async (outputManifest: string, made: Readonly<Record<string, string>>, name: string): Promise<E.Either<Errors.SdkError, ReadonlyArray<readonly [string, string]>>> => {
+        const m = Manifest.parse(outputManifest)
+        if (E.isLeft(m)) return m
+        const tree = Tree.fromManifest(m.right)
+        if (E.isLeft(tree)) return tree
+        const pairs: Array<readonly [string, string]> = []
+        for (const [pdh, dir] of Object.entries(made)) {
+          const sub = Tree.lookup(tree.right, dir)
+          if (sub === undefined || sub._tag !== 'Directory') return E.left(Errors.make('CrunchFileError', 'ARV_CRUNCH_FILE', `the output of ${name} lacks ${dir}, a collection its work made`, { dir }, { hint: 'the runner and the work container must run the same arvados-crunch version; resubmit the run' }))
+          const saved = await store.save(Manifest.print(Tree.normalize(sub)), `${name} made ${pdh}`)
+          if (E.isLeft(saved)) return saved
+          pairs.push([pdh, saved.right.pdh])
+        }
+        return E.right(pairs)
       }
 
       const createSlot = Limiter.make(CREATES_IN_FLIGHT)
@@ -325,6 +387,11 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
 
       const lookup = async (call: Executor.Call): Promise<E.Either<Errors.SdkError, Executor.Outcome | undefined>> => {
         const mine = await earlierOf(call.node.id)
+        if (E.isRight(mine) && mine.right.some((r) => r.state === 'Final' && r.output_uuid !== null)) {
+          // the argument collections' signatures, should the result be made of their blocks
+          const file = await callFile(call.node, call.args, 1)
+          if (E.isLeft(file)) return file
+        }
         if (E.isLeft(mine)) return mine
         const done = mine.right.find((r) => r.state === 'Final' && r.output_uuid !== null)
         if (done === undefined) return E.right(undefined)

@@ -19,6 +19,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import type * as Client from '../../arvados/client.js'
 import type * as Codec from '../../collections/codec.js'
 import * as Collection from '../../collections/collection.js'
+import * as DiskSource from '../../collections/disk-source.js'
 import * as LocalStore from '../../collections/local-store.js'
 import * as Manifest from '../../collections/manifest.js'
 import * as PathSafety from '../../collections/path-safety.js'
@@ -159,7 +160,7 @@ export const work = (call: ResultFile.CallFile, scratch: string, mountPathOf: (p
   const resolveRef: Reference.Resolve = async (ref) => {
     if (ref.kind === 'pdh') {
       const manifest = call.collections[ref.text]
-      if (manifest !== undefined) return Collection.fromManifestText(manifest, { mountPath: mountPathOf(ref.text) })
+      if (manifest !== undefined) return Collection.fromManifestText(manifest, { mountPath: mountPathOf(ref.text), disk: DiskSource.disk })
       return store.load(ref.text)
     }
     return E.left(
@@ -200,7 +201,18 @@ export const work = (call: ResultFile.CallFile, scratch: string, mountPathOf: (p
           }
         }
       }
-      return store.ingestDirectory(dir.right, { adopt: true, signal })
+      // the concatenation keeps the parts' blocks (same portable data hash as the runner's and
+      // the local store's concatenation); its files are read from the copies just written
+      const manifests: Array<Manifest.Manifest> = []
+      for (const c of parts) {
+        if (c === null || c.manifestText === '') continue
+        const m = Manifest.parse(c.manifestText)
+        if (E.isLeft(m)) return E.left(concatError(m.left))
+        manifests.push(m.right)
+      }
+      const combined = Tree.concat(manifests)
+      if (E.isLeft(combined)) return E.left(concatError(combined.left))
+      return Collection.fromManifestText(Manifest.print(combined.right), { mountPath: dir.right, disk: DiskSource.disk })
     },
   }
 }

@@ -37,6 +37,14 @@ import type * as Graph from '../../graph.js'
  */
 export const RESULT_FILE = '.arvados-crunch-result.json'
 
+/**
+ * Where a work container writes collections it made and handed to the calls it made.
+ *
+ * @category constants
+ * @since 0.2.0
+ */
+export const MADE_DIR = '.arvados-crunch-made'
+
 // -------------------------------------------------------------------------------------
 // model
 // -------------------------------------------------------------------------------------
@@ -52,7 +60,15 @@ const WireCall = t.type({ id: t.string, work: t.string, args: t.array(WireArg), 
 export const Result = t.union([
   t.type({ v: t.literal(1), kind: t.literal('collection') }),
   t.type({ v: t.literal(1), kind: t.literal('value'), json: t.string }),
-  t.type({ v: t.literal(1), kind: t.literal('continuation'), calls: t.array(WireCall), output: t.string }),
+  t.intersection([
+    t.type({ v: t.literal(1), kind: t.literal('continuation'), calls: t.array(WireCall), output: t.string }),
+    // collections made in the container and named by the calls or the output: each written to
+    // the output directory under this path, keyed by the portable data hash it had there
+    t.partial({ made: t.record(t.string, t.string) }),
+  ]),
+  // a collection result made only of blocks already in Keep (a concatenation of inputs): its
+  // manifest, so the runner records it as it is instead of re-uploading (and repacking) it
+  t.type({ v: t.literal(1), kind: t.literal('manifest'), manifest: t.string }),
 ])
 
 /**

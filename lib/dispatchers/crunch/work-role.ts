@@ -15,6 +15,8 @@ import * as Fs from 'node:fs/promises'
 import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as Collection from '../../collections/collection.js'
+import * as CollectionCodec from '../../collections/codec.js'
+import * as Manifest from '../../collections/manifest.js'
 import * as Materialize from '../../collections/materialize.js'
 import * as Invoke from '../invoke.js'
 import * as Wire from '../wire.js'
@@ -68,6 +70,14 @@ export interface WorkOutcome {
 // errors
 // -------------------------------------------------------------------------------------
 
+/**
+ * The line printed last on stderr when the call fails (the error as data, for the runner).
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export const errorLine = Wire.errorLine
+
 const workError = (code: string, message: string, hint: string, cause?: unknown) =>
   Errors.make('WorkRoleError', code, message, {}, { hint, ...(cause === undefined ? {} : { cause }) })
 
@@ -77,6 +87,23 @@ const localCollection = (module: string, work: string, pdh: string, where: strin
     `work "${work}" (module "${module}") put collection ${pdh} into ${where}, but that collection exists only inside this container`,
     'a collection made with ctx.output can only be the result itself; return it, and call the next work on it from run() or from the caller',
   )
+
+// -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+const hashesOf = (manifestText: string): ReadonlyArray<string> | undefined => {
+  const m = Manifest.parse(manifestText)
+  return E.isLeft(m) ? undefined : m.right.streams.flatMap((st) => st.locators.map((l) => l.hash))
+}
+
+const mountedBlocks = (call: ResultFile.CallFile): ReadonlySet<string> => new Set(Object.values(call.collections).flatMap((text) => hashesOf(text) ?? []))
+
+/** whether every block of a manifest is one of these */
+const blocksIn = (manifestText: string, blocks: ReadonlySet<string>): boolean => {
+  const hashes = hashesOf(manifestText)
+  return hashes !== undefined && hashes.every((h) => blocks.has(h) || h === 'd41d8cd98f00b204e9800998ecf8427e')
+}
 
 // -------------------------------------------------------------------------------------
 // interpreters
@@ -127,15 +154,28 @@ export const run = async (module: Module.AnyModule, paths: WorkPaths, signal: Ab
   if (o._tag === 'Json') return E.left(workError('ARV_INTERNAL', 'an in-place call gave an encoded result', 'this is a bug in arvados-crunch; please report it'))
   const mounted = (pdh: string): boolean => call.collections[pdh] !== undefined
   try {
-    let foreign: string | undefined
+    const made = new Set<string>()
     const wire = await Wire.toResult(o, plan, store, signal, (pdh) => {
-      if (!mounted(pdh)) foreign ??= pdh
+      if (!mounted(pdh)) made.add(pdh)
     })
     if (E.isLeft(wire)) return wire
     const { result, value } = wire.right
     if (result.kind === 'continuation') {
-      if (foreign !== undefined) return E.left(localCollection(module.name, call.work, foreign, 'a call it made or the value it returned'))
-      await writeResult(paths.outputDir, result)
+      // collections named in arguments already encoded as JSON, too
+      for (const pdh of JSON.stringify(result).match(/[0-9a-f]{32}\+\d+/g) ?? []) if (!mounted(pdh)) made.add(pdh)
+      // collections made here and handed to calls: written to the output under MADE_DIR, and
+      // the runner makes them collections of their own
+      const dirs: Record<string, string> = {}
+      for (const pdh of [...made].sort()) {
+        const c = await store.hydrate(CollectionCodec.unresolved({ kind: 'pdh', text: pdh }), signal)
+        // a string that only looks like a portable data hash
+        if (E.isLeft(c) || !Collection.isCollection(c.right)) continue
+        const dir = `${ResultFile.MADE_DIR}/${pdh.replace('+', '_')}`
+        const written = await Materialize.materialize(c.right, Path.join(paths.outputDir, dir), signal)
+        if (E.isLeft(written)) return written
+        dirs[pdh] = dir
+      }
+      await writeResult(paths.outputDir, Object.keys(dirs).length === 0 ? result : { ...result, made: dirs })
       onEvent({ type: 'done', id: call.callId, work: call.work, reused: false })
       return E.right({ kind: 'continuation', json: '{}', value: undefined })
     }
@@ -144,12 +184,19 @@ export const run = async (module: Module.AnyModule, paths: WorkPaths, signal: Ab
       if (value.files.some((f) => f.path === ResultFile.RESULT_FILE)) {
         return E.left(workError('ARV_CRUNCH_RESERVED_NAME', `work "${call.work}" returned a collection with a file named ${ResultFile.RESULT_FILE}, a name reserved by arvados-crunch`, 'rename that file'))
       }
+      // made only of blocks already in Keep (say, a concatenation of its inputs): its manifest
+      // is the result, so its blocks stay as they are (same portable data hash as locally)
+      if (blocksIn(value.manifestText, mountedBlocks(call))) {
+        await writeResult(paths.outputDir, { v: 1, kind: 'manifest', manifest: value.manifestText })
+        onEvent({ type: 'done', id: call.callId, work: call.work, reused: false })
+        return E.right({ kind: 'collection', json, value })
+      }
       const written = await Materialize.materialize(value, paths.outputDir, signal)
       if (E.isLeft(written)) return written
       onEvent({ type: 'done', id: call.callId, work: call.work, reused: false })
       return E.right({ kind: 'collection', json, value })
     }
-    foreign = undefined
+    let foreign: string | undefined
     ResultFile.toWire(value, (pdh) => {
       if (!mounted(pdh)) foreign ??= pdh
     })

@@ -53,54 +53,10 @@ export interface CallMessage {
  */
 export type WorkerMessage =
   | { readonly t: 'ready' }
-  | { readonly t: 'fatal'; readonly error: WireError }
+  | { readonly t: 'fatal'; readonly error: Wire.WireError }
   | { readonly t: 'log'; readonly seq: number; readonly message: string }
   | { readonly t: 'result'; readonly seq: number; readonly result: Wire.Result; readonly cpuSeconds: number }
-  | { readonly t: 'failed'; readonly seq: number; readonly error: WireError; readonly retry: boolean; readonly cpuSeconds: number }
-
-/**
- * An SdkError without its cause object (which may not survive the IPC channel): the cause's
- * message and stack travel as details.
- *
- * @category models
- * @since 0.2.0
- */
-export interface WireError {
-  readonly _tag: string
-  readonly code: string
-  readonly message: string
-  readonly details?: ReadonlyArray<string>
-  readonly hint?: string
-  readonly fields: Readonly<Record<string, unknown>>
-  readonly causeStack?: string
-}
-
-/**
- * @category conversions
- * @since 0.2.0
- */
-export const toWireError = (e: Errors.SdkError): WireError => {
-  const { _tag, code, message, details, hint, cause, ...rest } = e as Errors.SdkError & Record<string, unknown>
-  const fields: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(rest)) {
-    try {
-      fields[k] = JSON.parse(JSON.stringify(v)) as unknown
-    } catch {
-      // a field that is not JSON does not travel
-    }
-  }
-  const causeStack = cause instanceof Error ? cause.stack ?? cause.message : Errors.isSdkError(cause) ? cause.message : undefined
-  return { _tag, code, message, fields, ...(details === undefined ? {} : { details }), ...(hint === undefined ? {} : { hint }), ...(causeStack === undefined ? {} : { causeStack }) }
-}
-
-/**
- * @category conversions
- * @since 0.2.0
- */
-export const fromWireError = (w: WireError): Errors.SdkError => {
-  const cause = w.causeStack === undefined ? undefined : Object.assign(new Error(w.causeStack.split('\n')[0]?.replace(/^\w*Error: /, '') ?? ''), { stack: w.causeStack })
-  return Errors.make(w._tag, w.code, w.message, w.fields, { ...(w.details === undefined ? {} : { details: w.details }), ...(w.hint === undefined ? {} : { hint: w.hint }), ...(cause === undefined ? {} : { cause }) })
-}
+  | { readonly t: 'failed'; readonly seq: number; readonly error: Wire.WireError; readonly retry: boolean; readonly cpuSeconds: number }
 
 // -------------------------------------------------------------------------------------
 // serving
@@ -163,13 +119,13 @@ export const serve = (module: Module.AnyModule): void => {
       const plan = planOf(m.work)
       try {
         const o = await Invoke.invoke(host, plan, { id: m.id, work: m.work, args: m.args, attempt: m.attempt }, controller.signal)
-        if (o._tag === 'Failed') return send({ t: 'failed', seq: m.seq, error: toWireError(o.error), retry: o.retry, cpuSeconds: cpuNow() - cpu0 })
+        if (o._tag === 'Failed') return send({ t: 'failed', seq: m.seq, error: Wire.toWireError(o.error), retry: o.retry, cpuSeconds: cpuNow() - cpu0 })
         if (o._tag === 'Json') return send({ t: 'result', seq: m.seq, result: { v: 1, kind: 'value', json: o.json }, cpuSeconds: cpuNow() - cpu0 })
         const r = await Wire.toResult(o, plan, store, controller.signal)
-        if (E.isLeft(r)) return send({ t: 'failed', seq: m.seq, error: toWireError(r.left), retry: false, cpuSeconds: cpuNow() - cpu0 })
+        if (E.isLeft(r)) return send({ t: 'failed', seq: m.seq, error: Wire.toWireError(r.left), retry: false, cpuSeconds: cpuNow() - cpu0 })
         send({ t: 'result', seq: m.seq, result: r.right.result, cpuSeconds: cpuNow() - cpu0 })
       } catch (e) {
-        send({ t: 'failed', seq: m.seq, error: toWireError(Errors.fromUnknown(e)), retry: true, cpuSeconds: cpuNow() - cpu0 })
+        send({ t: 'failed', seq: m.seq, error: Wire.toWireError(Errors.fromUnknown(e)), retry: true, cpuSeconds: cpuNow() - cpu0 })
       } finally {
         restore()
       }
@@ -195,7 +151,7 @@ export const main = async (): Promise<void> => {
   try {
     exports = (await import(Url.pathToFileURL(script).href)) as Record<string, unknown>
   } catch (e) {
-    send({ t: 'fatal', error: toWireError(Errors.make('ScriptLoadError', 'ARV_SCRIPT_LOAD', `a worker process cannot load ${script}: ${e instanceof Error ? e.message.split('\n')[0] : Errors.kindOf(e)}`, { script }, { cause: e })) })
+    send({ t: 'fatal', error: Wire.toWireError(Errors.make('ScriptLoadError', 'ARV_SCRIPT_LOAD', `a worker process cannot load ${script}: ${e instanceof Error ? e.message.split('\n')[0] : Errors.kindOf(e)}`, { script }, { cause: e })) })
     return
   }
   if (served) return
@@ -203,7 +159,7 @@ export const main = async (): Promise<void> => {
   if (found === undefined || !isModule(found) || found.name !== wanted) {
     send({
       t: 'fatal',
-      error: toWireError(
+      error: Wire.toWireError(
         Errors.make('ModuleNotFoundError', 'ARV_PROCESS_MODULE', `a worker process loaded ${script} but found no module "${wanted}" in it`, { script, module: wanted }, {
           hint: 'export the module from the script (export const Pipeline = defineModule(...)), or call runMain(module, import.meta.url) in it, or run with isolation "none"',
         }),

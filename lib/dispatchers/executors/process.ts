@@ -230,12 +230,12 @@ export const make = (options: ProcessOptions): Executor.Executor => ({
       }
       child.on('message', (m: Worker.WorkerMessage) => {
         if (m.t === 'ready') return readyResolve(E.right(undefined))
-        if (m.t === 'fatal') return readyResolve(E.left(Worker.fromWireError(m.error)))
+        if (m.t === 'fatal') return readyResolve(E.left(Wire.fromWireError(m.error)))
         const r = slot.running
         if (r === undefined || r.seq !== m.seq) return
         if (m.t === 'log') return r.call.log(m.message)
         const usage: Executor.Usage = { cpuSeconds: m.cpuSeconds, ...(r.peakRss === 0 ? {} : { peakRssBytes: r.peakRss }), startedAt: new Date(r.startedAt).toISOString(), finishedAt: new Date().toISOString() }
-        if (m.t === 'failed') return finish(slot, { _tag: 'Failed', error: Worker.fromWireError(m.error), retry: m.retry, usage })
+        if (m.t === 'failed') return finish(slot, { _tag: 'Failed', error: Wire.fromWireError(m.error), retry: m.retry, usage })
         const o = Wire.fromResult(m.result, r.call.node.id, undefined)
         finish(slot, o._tag === 'Json' ? { ...o, usage } : o._tag === 'Continuation' ? { ...o, usage } : o)
       })
