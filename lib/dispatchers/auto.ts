@@ -11,7 +11,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type * as Dispatcher from '../dispatcher.js'
 import * as Errors from '../errors.js'
-import * as Local from './local.js'
+import type * as Local from './local.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -66,6 +66,25 @@ const crunchUnavailable = (missing: ReadonlyArray<string>) =>
 // -------------------------------------------------------------------------------------
 
 /**
+ * The local dispatcher, loaded on its first run (so importing this module does not load the
+ * interpreter).
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const lazyLocal = (options: Local.LocalOptions): Dispatcher.Dispatcher => ({
+  name: options.isolation === 'process' ? 'local (process isolation)' : 'local',
+  run: (module, params, runOptions) => async () => {
+    const Local = await import('./local.js')
+    return Local.make(options).run(module, params, runOptions)()
+  },
+})
+
+// -------------------------------------------------------------------------------------
+// constructors (choice)
+// -------------------------------------------------------------------------------------
+
+/**
  * Which dispatcher the input asks for. Pure.
  *
  * @category constructors
@@ -91,7 +110,7 @@ export const choose = (input: AutoInput): E.Either<Errors.SdkError, Choice> => {
  * @category constructors
  * @since 0.1.0
  */
-export const autoDispatcher = (input: AutoInput, makers: Makers = { local: Local.make }): E.Either<Errors.SdkError, Dispatcher.Dispatcher> => {
+export const autoDispatcher = (input: AutoInput, makers: Makers = { local: lazyLocal }): E.Either<Errors.SdkError, Dispatcher.Dispatcher> => {
   const choice = choose(input)
   if (E.isLeft(choice)) return choice
   if (choice.right === 'local') return E.right(makers.local(input.local ?? {}))

@@ -67,6 +67,8 @@ const send = (m: WorkerMessage): void => {
 }
 
 let served = false
+let onServed: () => void = () => undefined
+const servedByRunMain = new Promise<void>((resolve) => (onServed = resolve))
 
 const cpuNow = (): number => {
   const u = process.cpuUsage()
@@ -82,6 +84,7 @@ const cpuNow = (): number => {
 export const serve = (module: Module.AnyModule): void => {
   if (served) return
   served = true
+  onServed()
   const storeDir = process.env['CRUNCH_STORE'] ?? ''
   const store = LocalStore.valueStore(Store.make(storeDir))
   const planOf = Invoke.planner(module)
@@ -153,6 +156,12 @@ export const main = async (): Promise<void> => {
   } catch (e) {
     send({ t: 'fatal', error: Wire.toWireError(Errors.make('ScriptLoadError', 'ARV_SCRIPT_LOAD', `a worker process cannot load ${script}: ${e instanceof Error ? e.message.split('\n')[0] : Errors.kindOf(e)}`, { script }, { cause: e })) })
     return
+  }
+  if (served) return
+  const found0 = Object.values(exports).find((v) => isModule(v) && v.name === wanted)
+  if (found0 === undefined) {
+    // not exported: the script's runMain hands the module over once the CLI is loaded
+    await Promise.race([servedByRunMain, new Promise((r) => setTimeout(r, 10_000).unref())])
   }
   if (served) return
   const found = Object.values(exports).find((v) => isModule(v) && v.name === wanted) ?? (isModule(exports['default']) ? exports['default'] : undefined)
