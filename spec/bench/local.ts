@@ -384,9 +384,72 @@ const main = async (): Promise<void> => {
   )
 }
 
+// -------------------------------------------------------------------------------------
+// the process executor
+// -------------------------------------------------------------------------------------
+
+const processScript = Path.join(Path.dirname(Url.fileURLToPath(import.meta.url)), 'fixtures', 'fanout.ts')
+
+/** resident memory of this process's children (the workers), bytes each */
+const childrenRss = (): ReadonlyArray<number> => {
+  let pids: ReadonlyArray<string> = []
+  try {
+    pids = Fs.readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '')
+  } catch {
+    return []
+  }
+  return pids.flatMap((pid) => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(Fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+      return m === null ? [] : [Number(m[1]) * 1024]
+    } catch {
+      return []
+    }
+  })
+}
+
+const processBench = async (reps: number): Promise<void> => {
+  const { FanOut: ProcessFanOut } = (await import(Url.pathToFileURL(processScript).href)) as { FanOut: typeof FanOut }
+  const runOnce = async (n: number): Promise<{ readonly wall: number; readonly rss: ReadonlyArray<number> }> => {
+    let rss: ReadonlyArray<number> = []
+    let seen = 0
+    const d = Local.make({ isolation: 'process', script: processScript })
+    const t0 = performance.now()
+    const r = await d.run(ProcessFanOut, { n }, { onEvent: (e) => void (e.type === 'done' && ++seen === Math.max(1, n >> 1) ? (rss = childrenRss()) : undefined) })()
+    const wall = performance.now() - t0
+    if (E.isLeft(r) || r.right.value !== (n * (n + 1)) / 2) throw new Error(`the process run failed: ${E.isLeft(r) ? r.left.message : String(r.right.value)}`)
+    return { wall, rss }
+  }
+  await runOnce(10)
+  const small: Array<number> = []
+  const large: Array<number> = []
+  let rss: ReadonlyArray<number> = []
+  const N = 2000
+  for (let i = 0; i < reps; i++) {
+    small.push((await runOnce(1)).wall)
+    const l = await runOnce(N)
+    large.push(l.wall)
+    if (l.rss.length > 0) rss = l.rss
+  }
+  console.log('## Process executor (isolation: process)')
+  console.log('')
+  console.log(`pool of ${Os.availableParallelism()} workers (default concurrency), started per run; fan-out of N trivial calls + gather; reps ${reps}`)
+  console.log('')
+  console.log('| figure | median | best |')
+  console.log('|---|---:|---:|')
+  console.log(`| run of 1 call + gather (worker start included), ms | ${ms(median(small))} | ${ms(best(small))} |`)
+  console.log(`| run of N=${N.toLocaleString('en-US')} calls + gather, ms | ${ms(median(large))} | ${ms(best(large))} |`)
+  console.log(`| overhead per call, (T(N) − T(1)) / N, µs | ${fmt(((median(large) - median(small)) * 1000) / N)} | ${fmt(((best(large) - best(small)) * 1000) / N)} |`)
+  console.log(`| resident memory per worker (mid-run), MiB | ${rss.length === 0 ? '—' : fmt(median(rss) / 1024 / 1024, 1)} | ${rss.length === 0 ? '—' : fmt(Math.min(...rss) / 1024 / 1024, 1)} |`)
+  console.log('')
+}
+
 if (argv[0] === '--memory-child') {
   const figures = await memoryChild(argv[1] as Shape, Number(argv[2]), argv[3] as 'sdk' | 'baseline')
   console.log(`MEMORY ${JSON.stringify(figures)}`)
+} else if (argv.includes('--process-only')) {
+  await processBench(3)
 } else {
   await main()
+  if (!argv.includes('--no-process')) await processBench(3)
 }

@@ -13,6 +13,7 @@
  * @since 0.2.0
  */
 import * as Fs from 'node:fs'
+import * as Path from 'node:path'
 import * as Url from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import * as LocalStore from '../../collections/local-store.js'
@@ -117,6 +118,8 @@ export const serve = (module: Module.AnyModule): void => {
     void (async () => {
       const cpu0 = cpuNow()
       restore()
+      Fs.mkdirSync(m.cwd, { recursive: true })
+      Fs.mkdirSync(m.tmp, { recursive: true })
       process.env['TMPDIR'] = m.tmp
       process.chdir(m.cwd)
       const plan = planOf(m.work)
@@ -131,6 +134,11 @@ export const serve = (module: Module.AnyModule): void => {
         send({ t: 'failed', seq: m.seq, error: Wire.toWireError(Errors.fromUnknown(e)), retry: true, cpuSeconds: cpuNow() - cpu0 })
       } finally {
         restore()
+        try {
+          Fs.rmSync(Path.dirname(m.cwd), { recursive: true, force: true })
+        } catch {
+          // left for the executor to remove with its pool directory
+        }
       }
     })()
   })

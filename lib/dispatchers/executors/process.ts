@@ -20,7 +20,6 @@
  * @since 0.2.0
  */
 import * as ChildProcess from 'node:child_process'
-import * as Crypto from 'node:crypto'
 import * as Fs from 'node:fs'
 import * as FsP from 'node:fs/promises'
 import * as Os from 'node:os'
@@ -190,7 +189,7 @@ export const make = (options: ProcessOptions): Executor.Executor => ({
       if (r === undefined) return
       slot.running = undefined
       if (r.timer !== undefined) clearInterval(r.timer)
-      void FsP.rm(r.dir, { recursive: true, force: true })
+      // the worker removes the call's directory; after a crash it is left for close()
       r.resolve(o)
       if (slot.alive && !closing) {
         const next = waiting.shift()
@@ -300,10 +299,8 @@ export const make = (options: ProcessOptions): Executor.Executor => ({
         finishIdle(slot)
         return { _tag: 'Failed', error: Errors.make('CancelledError', 'ARV_CANCELLED', 'cancelled', {}), retry: false }
       }
-      const dir = Path.join(poolDir, `call-${Crypto.randomBytes(8).toString('hex')}`)
-      await FsP.mkdir(Path.join(dir, 'work'), { recursive: true })
-      await FsP.mkdir(Path.join(dir, 'tmp'), { recursive: true })
       const mySeq = ++seq
+      const dir = Path.join(poolDir, `call-${mySeq}`)
       return new Promise<Executor.Outcome>((resolve) => {
         const running: Running = { seq: mySeq, call, resolve, dir, startedAt: Date.now(), peakRss: 0, timer: undefined, killedFor: undefined }
         slot.running = running
