@@ -21,6 +21,7 @@ import * as Fs from 'node:fs'
 import * as Os from 'node:os'
 import * as Path from 'node:path'
 import * as Errors from './errors.js'
+import * as ExecErrorGuard from './exec-error.js'
 import * as Launcher from './exec/launcher.js'
 
 // -------------------------------------------------------------------------------------
@@ -167,10 +168,7 @@ export const execError = (
  * @category guards
  * @since 0.1.0
  */
-export const isExecError = (u: unknown): u is ExecError => {
-  const e = Errors.carried(u) ?? u
-  return Errors.isSdkError(e) && e._tag === 'ExecError'
-}
+export const isExecError: (u: unknown) => u is ExecError = ExecErrorGuard.isExecError
 
 // -------------------------------------------------------------------------------------
 // utils

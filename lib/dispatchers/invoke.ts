@@ -38,7 +38,7 @@ export interface Host {
   /** a `ctx.log` line */
   readonly log: (callId: string, work: string, message: string) => void
   /** `ctx.exec` for a call, made on first use (absent: ctx.exec fails clearly) */
-  readonly exec?: (ctx: Module.WorkContext) => unknown
+  readonly exec?: (ctx: Module.WorkContext) => Module.WorkContext['exec']
   /** `ctx.tmp` for a call: a fresh private directory (absent: the system's temp directory) */
   readonly tmp?: (callId: string) => string
 }
@@ -62,7 +62,7 @@ interface Lazy {
   output: ValueStore.OutputWriter | undefined
   log: ((message: string) => void) | undefined
   path: ((target: Collection.Collection | Collection.CollectionFile) => Promise<string>) | undefined
-  exec: unknown
+  exec: Module.WorkContext['exec'] | undefined
   tmp: string | undefined
 }
 
@@ -122,7 +122,7 @@ const contextPrototype: object = Object.freeze({
       return p.right
     })
   },
-  get exec(): unknown {
+  get exec(): Module.WorkContext['exec'] {
     const self = this as unknown as CallContext
     const l = lazyOf(self)
     if (l.exec === undefined) {

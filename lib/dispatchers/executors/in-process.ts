@@ -10,11 +10,14 @@
  *
  * @since 0.2.0
  */
+import * as Fs from 'node:fs'
 import * as Os from 'node:os'
+import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as Module from '../../module.js'
 import type * as ValueStore from '../../value-store.js'
 import * as Errors from '../../errors.js'
+import * as Exec from '../../exec.js'
 import type * as Executor from '../executor.js'
 import * as Invoke from '../invoke.js'
 
@@ -48,17 +51,38 @@ export const make = (options: InProcessOptions): Executor.Executor => ({
   name: 'in-process',
   open: (module: Module.AnyModule) => {
     const planOf = Invoke.planner(module)
+    // ctx.tmp: a private directory made on first use, removed when the call ends
+    const tmps = new Map<string, string>()
     const host: Invoke.Host = {
       module,
       store: options.store,
       log: () => undefined,
-      ...(options.exec === undefined ? {} : { exec: options.exec }),
-      ...(options.tmp === undefined ? {} : { tmp: options.tmp }),
+      exec: options.exec ?? ((ctx) => Exec.forCall({ work: ctx.work, signal: ctx.signal, tmp: ctx.tmp })),
+      tmp:
+        options.tmp ??
+        ((callId) => {
+          const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), `arvados-crunch-call-${callId.slice(0, 8)}-`))
+          tmps.set(callId, dir)
+          return dir
+        }),
+    }
+    const removeTmp = (callId: string): void => {
+      const dir = tmps.get(callId)
+      if (dir === undefined) return
+      tmps.delete(callId)
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+    const settled = (callId: string, o: Executor.Outcome | Promise<Executor.Outcome>): Executor.Outcome | Promise<Executor.Outcome> => {
+      if (!(o instanceof Promise)) {
+        if (tmps.size > 0) removeTmp(callId)
+        return o
+      }
+      return o.finally(() => removeTmp(callId))
     }
     const start = (call: Executor.Call): Executor.Outcome | Promise<Executor.Outcome> => {
       const seconds = call.def.spec.maxRunTime as number | undefined
       const target: Invoke.Target = { id: call.node.id, work: call.node.work, args: call.args, attempt: call.attempt, log: call.log }
-      if (seconds === undefined) return Invoke.invoke(host, planOf(call.node.work), target, call.signal)
+      if (seconds === undefined) return settled(call.node.id, Invoke.invoke(host, planOf(call.node.work), target, call.signal))
       // a deadline: the call gets its own signal, aborted by the run's or at the deadline
       const own = new AbortController()
       const onAbort = (): void => own.abort(call.signal.reason)
@@ -77,9 +101,9 @@ export const make = (options: InProcessOptions): Executor.Executor => ({
       }
       if (!(o instanceof Promise)) {
         cleanup()
-        return o
+        return settled(call.node.id, o)
       }
-      return Promise.race([o, deadline]).finally(cleanup)
+      return settled(call.node.id, Promise.race([o, deadline]).finally(cleanup))
     }
     return Promise.resolve(
       E.right<Errors.SdkError, Executor.Session>({

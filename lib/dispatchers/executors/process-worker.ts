@@ -19,6 +19,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as LocalStore from '../../collections/local-store.js'
 import * as Store from '../../collections/store.js'
 import * as Errors from '../../errors.js'
+import * as Exec from '../../exec.js'
 import type * as Module from '../../module.js'
 import * as Invoke from '../invoke.js'
 import * as Wire from '../wire.js'
@@ -102,6 +103,7 @@ export const serve = (module: Module.AnyModule): void => {
     store,
     log: (_id, _work, message) => send({ t: 'log', seq: current, message }),
     tmp: () => process.env['TMPDIR'] ?? baseEnv['TMPDIR'] ?? '/tmp',
+    exec: (ctx) => Exec.forCall({ work: ctx.work, signal: ctx.signal, tmp: ctx.tmp }),
   }
   const restore = (): void => {
     for (const k of Object.keys(process.env)) if (!(k in baseEnv)) delete process.env[k]
