@@ -71,6 +71,23 @@ const concatError = (cause: Errors.SdkError) =>
   Errors.make('ConcatError', 'ARV_CONCAT', `the outputs cannot be concatenated: ${cause.message}`, { index: -1 }, { cause, hint: 'two outputs use one path as a file and as a directory' })
 
 // -------------------------------------------------------------------------------------
+// utils
+// -------------------------------------------------------------------------------------
+
+/** the manifest of collections concatenated in order (nulls and empty ones skipped), their blocks kept */
+const concatText = (parts: ReadonlyArray<Collection.Collection | null>): E.Either<Errors.SdkError, string> => {
+  const manifests: Array<Manifest.Manifest> = []
+  for (const c of parts) {
+    if (c === null || c.manifestText === '') continue
+    const m = Manifest.parse(c.manifestText)
+    if (E.isLeft(m)) return E.left(concatError(m.left))
+    manifests.push(m.right)
+  }
+  const combined = Tree.concat(manifests)
+  return E.isLeft(combined) ? E.left(concatError(combined.left)) : E.right(Manifest.print(combined.right))
+}
+
+// -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
 
@@ -125,16 +142,9 @@ export const runner = (api: Client.ArvadosClient, keep: Keep.KeepClient, project
     save,
     hydrate: (value, signal) => Reference.hydrate(value, resolveRef, signal),
     concat: async (parts) => {
-      const manifests: Array<Manifest.Manifest> = []
-      for (const c of parts) {
-        if (c === null || c.manifestText === '') continue
-        const m = Manifest.parse(c.manifestText)
-        if (E.isLeft(m)) return E.left(concatError(m.left))
-        manifests.push(m.right)
-      }
-      const combined = Tree.concat(manifests)
-      if (E.isLeft(combined)) return E.left(concatError(combined.left))
-      const text = Manifest.print(combined.right)
+      const concatenated = concatText(parts)
+      if (E.isLeft(concatenated)) return concatenated
+      const text = concatenated.right
       const known = byPdh.get(Pdh.of(text))
       if (known !== undefined) return E.right(known)
       return save(text, `arvados-crunch concatenation ${Pdh.of(text)}`)
@@ -203,16 +213,9 @@ export const work = (call: ResultFile.CallFile, scratch: string, mountPathOf: (p
       }
       // the concatenation keeps the parts' blocks (same portable data hash as the runner's and
       // the local store's concatenation); its files are read from the copies just written
-      const manifests: Array<Manifest.Manifest> = []
-      for (const c of parts) {
-        if (c === null || c.manifestText === '') continue
-        const m = Manifest.parse(c.manifestText)
-        if (E.isLeft(m)) return E.left(concatError(m.left))
-        manifests.push(m.right)
-      }
-      const combined = Tree.concat(manifests)
-      if (E.isLeft(combined)) return E.left(concatError(combined.left))
-      return Collection.fromManifestText(Manifest.print(combined.right), { mountPath: dir.right, disk: DiskSource.disk })
+      const concatenated = concatText(parts)
+      if (E.isLeft(concatenated)) return concatenated
+      return Collection.fromManifestText(concatenated.right, { mountPath: dir.right, disk: DiskSource.disk })
     },
   }
 }
