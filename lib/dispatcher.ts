@@ -10,6 +10,7 @@ import type * as TE from 'fp-ts/lib/TaskEither.js'
 import * as Errors from './errors.js'
 import type * as Graph from './graph.js'
 import type * as Module from './module.js'
+import type * as ReuseReason from './dispatchers/reuse-reason.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -33,6 +34,8 @@ export type Event =
       /** resources of this attempt (bytes, cores) where the work declares them */
       readonly ram?: number
       readonly vcpus?: number
+      /** why the call runs (not reused) */
+      readonly reuse?: ReuseReason.Decision
     }
   | {
       readonly type: 'done'
@@ -46,6 +49,8 @@ export type Event =
       readonly durationMs?: number
       /** from ready to start, ms (waiting for a free slot) */
       readonly queuedMs?: number
+      /** whether the call was reused, and why (or why not) */
+      readonly reuse?: ReuseReason.Decision
     }
   | { readonly type: 'failed'; readonly id: string; readonly work: string; readonly error: Errors.SdkError; readonly at?: string }
   | { readonly type: 'log'; readonly id: string; readonly work: string; readonly message: string; readonly at?: string }

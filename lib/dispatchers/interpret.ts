@@ -29,6 +29,8 @@ import type * as Executor from './executor.js'
 import * as Invoke from './invoke.js'
 import * as Options from './options.js'
 import * as ResultCache from './result-cache.js'
+import * as ReuseReason from './reuse-reason.js'
+import * as SiteBook from './site-book.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -41,6 +43,8 @@ import * as ResultCache from './result-cache.js'
 export interface InterpretOptions extends Dispatcher.RunOptions {
   /** where finished calls' results are kept between runs (default: nowhere) */
   readonly cache?: ResultCache.ResultCache
+  /** what each call site made last time, to say why a call runs again (default: nothing) */
+  readonly sites?: SiteBook.SiteBook
 }
 
 /**
@@ -59,6 +63,8 @@ interface State extends Dependencies.Slot {
   /** ms since the epoch when the call became ready / started */
   readyAt: number
   startedAt: number
+  /** why it was reused or runs */
+  decision: ReuseReason.Decision | undefined
 }
 
 interface Gate {
@@ -134,7 +140,10 @@ export const run = async <M extends Module.AnyModule>(
   const emit = listener ?? (() => undefined)
   const keepGoing = options.keepGoing === true
   const cache = options.cache ?? ResultCache.none
+  const sites = options.sites ?? SiteBook.none
   const reuse = options.reuse !== false
+  // call sites and reasons are worked out only when someone reads them
+  const explaining = listener !== undefined || sites !== SiteBook.none
 
   // 1. options: unknown ones everywhere, then what this executor can honour; parameters
   const known = Options.check(module)
@@ -161,7 +170,7 @@ export const run = async <M extends Module.AnyModule>(
     if (closed) return
     closed = true
     external?.removeEventListener('abort', onExternalAbort)
-    await Promise.allSettled([session.close(), cache.close()])
+    await Promise.allSettled([session.close(), cache.close(), sites.close()])
   }
   const cancelledFromOutside = (): boolean => external?.aborted === true
   const startedAt = now()
@@ -223,14 +232,35 @@ export const run = async <M extends Module.AnyModule>(
   const tracker = Dependencies.make<State>({
     module: module.name,
     keepGoing,
-    slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined, attempt: 0, reused: false, args: undefined, resources: undefined, readyAt: 0, startedAt: 0 }),
+    slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined, attempt: 0, reused: false, args: undefined, resources: undefined, readyAt: 0, startedAt: 0, decision: undefined }),
     ready: (st) => ready(st),
     emit: (e) => emit(listener === undefined ? e : { ...e, at: iso(now()) }),
     stop: () => controller.abort('a call failed'),
   })
-  const { slots: states, nodes, failures, add, complete } = tracker
+  const { slots: states, nodes, failures, complete } = tracker
+
+  // call sites: `run/align#3` is the fourth align call made by run; `run/split#0/align#1` the
+  // second made by the first split
+  const siteNames = ReuseReason.siteNamer()
+  const add = (node: Graph.Node): E.Either<Errors.SdkError, void> => {
+    if (explaining && node._tag === 'Call') siteNames.name(node)
+    return tracker.add(node)
+  }
+  const remember = (st: State, ok: boolean): void => {
+    if (sites === SiteBook.none || st.node._tag !== 'Call') return
+    const site = siteNames.of(st.node.id)
+    if (site !== undefined) sites.set(site, ReuseReason.recordOf(st.node, workOf(st.node.work).codeHash, ok))
+  }
+  const missReason = (st: State, node: Graph.CallNode, def: Module.AnyWork): ReuseReason.Decision => {
+    if (!reuse) return { reused: false, reason: 'reuse-off' }
+    if (def.spec.reuse === false) return { reused: false, reason: 'work-reuse-false' }
+    if (st.decision?.reason === 'result-unreadable') return st.decision
+    const site = siteNames.of(node.id)
+    return ReuseReason.explainMiss(site === undefined ? undefined : sites.get(site), ReuseReason.recordOf(node, def.codeHash, false))
+  }
   const fail = (st: State, error: Errors.SdkError): void => {
     if (st.status === 'failed') return
+    if (explaining) remember(st, false)
     tracker.fail(st, error)
   }
 
@@ -368,6 +398,7 @@ export const run = async <M extends Module.AnyModule>(
   const done = (st: State, value: unknown, json: string): void => {
     if (st.reused) reusedCount++
     complete(st, value, json)
+    if (explaining) remember(st, true)
     if (listener !== undefined) {
       const t = now()
       const node = st.node as Graph.CallNode
@@ -379,6 +410,7 @@ export const run = async <M extends Module.AnyModule>(
         at: iso(t),
         attempts: st.attempt,
         ...(st.startedAt === 0 ? {} : { durationMs: t - st.startedAt, queuedMs: st.startedAt - st.readyAt }),
+        ...(st.decision === undefined ? {} : { reuse: st.decision }),
       })
     }
   }
@@ -404,7 +436,15 @@ export const run = async <M extends Module.AnyModule>(
     if (canReuse(plan.def)) {
       const stored = cache.get(node.id)
       if (stored !== undefined) return fromCache(st, node, plan, stored)
-      if (session.lookup !== undefined) return session.lookup(call(st, node, plan)).then((found) => (E.isLeft(found) ? fail(st, found.left) : found.right === undefined ? attempt(st, node, plan) : ((st.reused = true), outcome(st, node, plan, found.right))))
+      if (session.lookup !== undefined) {
+        return session.lookup(call(st, node, plan)).then((found) => {
+          if (E.isLeft(found)) return fail(st, found.left)
+          if (found.right === undefined) return attempt(st, node, plan)
+          st.reused = true
+          if (explaining) st.decision = { reused: true, reason: 'earlier-request' }
+          return outcome(st, node, plan, found.right)
+        })
+      }
     }
     return attempt(st, node, plan)
   }
@@ -414,6 +454,7 @@ export const run = async <M extends Module.AnyModule>(
     const decoded = Codec.decode(plan.def.spec.returns, stored, plan.result)
     if (E.isLeft(decoded)) return notReused(st, node, plan)
     st.reused = true
+    if (explaining) st.decision = { reused: true, reason: 'cache-hit' }
     if (!plan.resultHolds) return done(st, decoded.right, stored)
     return store.hydrate(decoded.right, signal).then((live) => {
       if (E.isLeft(live)) {
@@ -426,6 +467,7 @@ export const run = async <M extends Module.AnyModule>(
 
   const notReused = (st: State, node: Graph.CallNode, plan: Invoke.Plan): void | Promise<void> => {
     cache.forget(node.id)
+    if (explaining) st.decision = { reused: false, reason: 'result-unreadable' }
     return attempt(st, node, plan)
   }
 
@@ -448,9 +490,19 @@ export const run = async <M extends Module.AnyModule>(
     st.reused = false
     executed++
     const c = call(st, node, plan)
+    if (explaining && st.attempt === 1) st.decision = missReason(st, node, plan.def)
     if (listener !== undefined) {
       st.startedAt = now()
-      listener({ type: 'start', id: node.id, work: node.work, at: iso(st.startedAt), attempt: st.attempt, ...(c.resources.ram === undefined ? {} : { ram: c.resources.ram }), ...(c.resources.vcpus === undefined ? {} : { vcpus: c.resources.vcpus }) })
+      listener({
+        type: 'start',
+        id: node.id,
+        work: node.work,
+        at: iso(st.startedAt),
+        attempt: st.attempt,
+        ...(c.resources.ram === undefined ? {} : { ram: c.resources.ram }),
+        ...(c.resources.vcpus === undefined ? {} : { vcpus: c.resources.vcpus }),
+        ...(st.decision === undefined ? {} : { reuse: st.decision }),
+      })
     }
     let o: Executor.Outcome | Promise<Executor.Outcome>
     try {
@@ -472,7 +524,10 @@ export const run = async <M extends Module.AnyModule>(
       if (signal.aborted) return
       return fail(st, o.error)
     }
-    if ('reused' in o && o.reused === true) st.reused = true
+    if ('reused' in o && o.reused === true && !st.reused) {
+      st.reused = true
+      if (explaining) st.decision = { reused: true, reason: 'container-reused' }
+    }
     if (o._tag !== 'Json') {
       // calls made by the implementation run even when their futures are dropped
       const calls = o.calls

@@ -25,6 +25,7 @@ import * as InProcess from './executors/in-process.js'
 import * as ProcessExecutor from './executors/process.js'
 import * as Interpret from './interpret.js'
 import * as ResultCache from './result-cache.js'
+import * as SiteBook from './site-book.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -98,6 +99,7 @@ export const make = (options: LocalOptions = {}): Dispatcher.Dispatcher => ({
       const reuse = runOptions.reuse !== false && options.cacheDir !== undefined
       const cache = reuse ? ResultCache.open(Path.join(options.cacheDir!, 'results')) : E.right(ResultCache.none)
       if (E.isLeft(cache)) return cache
-      return Interpret.run(executor(options, store), module, params, { ...runOptions, reuse, cache: cache.right })
+      const sites = options.cacheDir === undefined ? SiteBook.none : SiteBook.open(Path.join(options.cacheDir, 'results'))
+      return Interpret.run(executor(options, store), module, params, { ...runOptions, reuse, cache: cache.right, sites })
     },
 })
