@@ -36,6 +36,8 @@ export type Event =
       readonly vcpus?: number
       /** why the call runs (not reused) */
       readonly reuse?: ReuseReason.Decision
+      /** the same resources, in the report's terms */
+      readonly requested?: { readonly ramBytes?: number; readonly vcpus?: number }
     }
   | {
       readonly type: 'done'
@@ -51,6 +53,15 @@ export type Event =
       readonly queuedMs?: number
       /** whether the call was reused, and why (or why not) */
       readonly reuse?: ReuseReason.Decision
+      /** the decision in words */
+      readonly reuseReason?: string
+      /** what the call used, where the executor can tell (process: the worker; Arvados: crunchstat) */
+      readonly used?: { readonly peakRssBytes?: number; readonly cpuSeconds?: number }
+      /** where it ran: the container's own times, cost and instance type (Arvados) */
+      readonly startedAt?: string
+      readonly finishedAt?: string
+      readonly cost?: number
+      readonly instanceType?: string
     }
   | { readonly type: 'failed'; readonly id: string; readonly work: string; readonly error: Errors.SdkError; readonly at?: string }
   | { readonly type: 'log'; readonly id: string; readonly work: string; readonly message: string; readonly at?: string }

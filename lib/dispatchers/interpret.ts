@@ -65,6 +65,8 @@ interface State extends Dependencies.Slot {
   startedAt: number
   /** why it was reused or runs */
   decision: ReuseReason.Decision | undefined
+  /** what the last attempt used, as its executor reported */
+  usage: Executor.Usage | undefined
 }
 
 interface Gate {
@@ -232,7 +234,7 @@ export const run = async <M extends Module.AnyModule>(
   const tracker = Dependencies.make<State>({
     module: module.name,
     keepGoing,
-    slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined, attempt: 0, reused: false, args: undefined, resources: undefined, readyAt: 0, startedAt: 0, decision: undefined }),
+    slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined, attempt: 0, reused: false, args: undefined, resources: undefined, readyAt: 0, startedAt: 0, decision: undefined, usage: undefined }),
     ready: (st) => ready(st),
     emit: (e) => emit(listener === undefined ? e : { ...e, at: iso(now()) }),
     stop: () => controller.abort('a call failed'),
@@ -410,8 +412,20 @@ export const run = async <M extends Module.AnyModule>(
         at: iso(t),
         attempts: st.attempt,
         ...(st.startedAt === 0 ? {} : { durationMs: t - st.startedAt, queuedMs: st.startedAt - st.readyAt }),
-        ...(st.decision === undefined ? {} : { reuse: st.decision }),
+        ...(st.decision === undefined ? {} : { reuse: st.decision, reuseReason: ReuseReason.describe(st.decision) }),
+        ...usageFields(st.usage),
       })
+    }
+  }
+  const usageFields = (u: Executor.Usage | undefined): object => {
+    if (u === undefined) return {}
+    const used = { ...(u.peakRssBytes === undefined ? {} : { peakRssBytes: u.peakRssBytes }), ...(u.cpuSeconds === undefined ? {} : { cpuSeconds: u.cpuSeconds }) }
+    return {
+      ...(Object.keys(used).length === 0 ? {} : { used }),
+      ...(u.startedAt === undefined ? {} : { startedAt: u.startedAt }),
+      ...(u.finishedAt === undefined ? {} : { finishedAt: u.finishedAt }),
+      ...(u.cost === undefined ? {} : { cost: u.cost }),
+      ...(u.instanceType === undefined ? {} : { instanceType: u.instanceType }),
     }
   }
 
@@ -502,6 +516,7 @@ export const run = async <M extends Module.AnyModule>(
         ...(c.resources.ram === undefined ? {} : { ram: c.resources.ram }),
         ...(c.resources.vcpus === undefined ? {} : { vcpus: c.resources.vcpus }),
         ...(st.decision === undefined ? {} : { reuse: st.decision }),
+        ...(c.resources.ram === undefined && c.resources.vcpus === undefined ? {} : { requested: { ...(c.resources.ram === undefined ? {} : { ramBytes: c.resources.ram }), ...(c.resources.vcpus === undefined ? {} : { vcpus: c.resources.vcpus }) } }),
       })
     }
     let o: Executor.Outcome | Promise<Executor.Outcome>
@@ -515,6 +530,7 @@ export const run = async <M extends Module.AnyModule>(
   }
 
   const outcome = (st: State, node: Graph.CallNode, plan: Invoke.Plan, o: Executor.Outcome): void | Promise<void> => {
+    if (o._tag !== 'Value' && o.usage !== undefined) st.usage = o.usage
     if (o._tag === 'Failed') {
       if (o.retry && st.attempt < Options.attemptsOf(plan.def.spec) && !signal.aborted) {
         if (o.outOfMemory === true) st.resources = Options.escalate(plan.def.spec, st.resources ?? Options.resourcesOf(plan.def.spec))

@@ -315,8 +315,17 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         return E.right({ v: 1, module: module.name, work: node.work, callId: node.id, args: [...args], collections, ...(attempt > 1 ? { attempt } : {}) })
       }
 
-      /** a finished request as the call's outcome */
+      /** a finished request as the call's outcome, with what its container reported */
       const outcomeOf = async (node: Graph.CallNode, f: Poll.Finished, reused: boolean): Promise<Executor.Outcome> => {
+        const o = await outcomeOfRequest(node, f, reused)
+        const usage: Executor.Usage = {
+          ...(f.startedAt === undefined ? {} : { startedAt: f.startedAt }),
+          ...(f.finishedAt === undefined ? {} : { finishedAt: f.finishedAt }),
+          ...(f.cost === undefined || reused ? {} : { cost: f.cost }),
+        }
+        return o._tag === 'Value' || Object.keys(usage).length === 0 ? o : { ...o, usage }
+      }
+      const outcomeOfRequest = async (node: Graph.CallNode, f: Poll.Finished, reused: boolean): Promise<Executor.Outcome> => {
         const spec = workOf(node.work).spec
         if (!succeeded(f)) {
           const tail = await Poll.stderrTail(api, rc.keep, f.request.log_uuid, signal)

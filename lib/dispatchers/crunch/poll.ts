@@ -46,6 +46,10 @@ export interface Finished {
   readonly outputManifest: string | undefined
   /** why the cluster could not run it (`runtime_status.error`), when it says */
   readonly runtimeError?: string | undefined
+  /** the container's own times and cost, when it ran */
+  readonly startedAt?: string | undefined
+  readonly finishedAt?: string | undefined
+  readonly cost?: number | undefined
 }
 
 /** @category constants @since 0.1.0 */
@@ -99,15 +103,24 @@ export const states = async (api: Client.ArvadosClient, uuids: ReadonlyArray<str
  * @since 0.1.0
  */
 export const details = async (api: Client.ArvadosClient, finished: ReadonlyArray<RequestState>): Promise<E.Either<Errors.SdkError, ReadonlyArray<Finished>>> => {
-  const containers = new Map<string, { state: string; exit_code: number | null; error: string | undefined }>()
+  const containers = new Map<string, { state: string; exit_code: number | null; error: string | undefined; startedAt: string | undefined; finishedAt: string | undefined; cost: number | undefined }>()
   const manifests = new Map<string, string>()
   const cUuids = [...new Set(finished.flatMap((r) => (r.container_uuid === null ? [] : [r.container_uuid])))]
   for (const part of chunks(cUuids, BATCH)) {
-    const page = await api.containers.list({ filters: [['uuid', 'in', part]], select: ['uuid', 'state', 'exit_code', 'runtime_status'], limit: part.length, count: 'none' })()
+    const page = await api.containers.list({ filters: [['uuid', 'in', part]], select: ['uuid', 'state', 'exit_code', 'runtime_status', 'started_at', 'finished_at', 'cost'], limit: part.length, count: 'none' })()
     if (E.isLeft(page)) return page
     for (const c of page.right.items) {
       const error = (c.runtime_status as Record<string, unknown> | null | undefined)?.['error']
-      containers.set(c.uuid, { state: c.state, exit_code: c.exit_code, error: typeof error === 'string' && error !== '' ? error : undefined })
+      const rec = c as unknown as Readonly<Record<string, unknown>>
+      const text = (k: string): string | undefined => (typeof rec[k] === 'string' ? (rec[k] as string) : undefined)
+      containers.set(c.uuid, {
+        state: c.state,
+        exit_code: c.exit_code,
+        error: typeof error === 'string' && error !== '' ? error : undefined,
+        startedAt: text('started_at'),
+        finishedAt: text('finished_at'),
+        cost: typeof rec['cost'] === 'number' ? (rec['cost'] as number) : undefined,
+      })
     }
   }
   const oUuids = [...new Set(finished.flatMap((r) => (r.output_uuid === null ? [] : [r.output_uuid])))]
@@ -125,7 +138,16 @@ export const details = async (api: Client.ArvadosClient, finished: ReadonlyArray
   return E.right(
     finished.map((request) => {
       const c = request.container_uuid === null ? undefined : containers.get(request.container_uuid)
-      return { request, containerState: c?.state, exitCode: c?.exit_code, runtimeError: c?.error, outputManifest: request.output_uuid === null ? undefined : manifests.get(request.output_uuid) }
+      return {
+        request,
+        containerState: c?.state,
+        exitCode: c?.exit_code,
+        runtimeError: c?.error,
+        outputManifest: request.output_uuid === null ? undefined : manifests.get(request.output_uuid),
+        startedAt: c?.startedAt,
+        finishedAt: c?.finishedAt,
+        cost: c?.cost,
+      }
     }),
   )
 }
