@@ -158,8 +158,10 @@ Failures('should stop with a message naming the failing call and the tail of its
   try {
     const r = await s.run([steps, '--mode', 'fail', '--n', '0', '--ms', '0'])
     assert.is(r.code, 1)
-    assert.match(r.stderr, /ARV_CRUNCH_CALL_FAILED/)
-    assert.match(r.stderr, /work "boom" \[call [0-9a-f]{12}\] failed: its container exited with code 1/)
+    // the work's own error, as a local run gives it, with where it ran and what it printed
+    assert.match(r.stderr, /ARV_WORK_FAILED/)
+    assert.match(r.stderr, /work "boom" failed \[call [0-9a-f]{12}\] with arguments \(string\(9\)\): bad input reads\.txt/)
+    assert.match(r.stderr, /see the log of container request zzzzz-xvhdp-/)
     assert.match(r.stderr, /boom: cannot parse line 3 of reads\.txt/)
     // the stack points into the user's file, not the bundle
     assert.match(r.stderr, /spec\/fixtures\/crunch\/steps\.ts:\d+/)

@@ -333,8 +333,9 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           // the work's own error, as the work role reported it: the same error as a local run
           const own = f.containerState === 'Complete' ? Wire.errorFromLines(tail) : undefined
           if (own !== undefined) {
+            const shown = tail.filter((l) => !l.includes(Wire.ERROR_LINE_PREFIX))
             const located = Errors.make(own._tag, own.code, own.message, { ...(own as object), request: f.request.uuid }, {
-              ...(own.details === undefined ? {} : { details: own.details }),
+              details: [...(own.details ?? []), ...(shown.length === 0 ? [] : ['last lines of stderr.txt:', ...shown.map((l) => `  ${l}`)])],
               hint: `${own.hint === undefined ? '' : `${own.hint}; `}see the log of container request ${f.request.uuid}`,
               ...(own.cause === undefined ? {} : { cause: own.cause }),
             })
