@@ -57,7 +57,7 @@ const parseUvu = (output: string): { total: number; passed: number } | undefined
 
 const runSpec = async (file: string): Promise<Outcome> => {
   const rel = Path.relative(root, file)
-  const r = await run(process.execPath, ['--import', 'tsx', file], 300_000)
+  const r = await run(process.execPath, ['--import', 'tsx', file], 600_000)
   const summary = parseUvu(r.output)
   if (summary === undefined) return { file: rel, passed: 0, failed: 1, output: r.output + '\n[spec/run] no uvu summary: the file crashed before its tests ran', ms: r.ms }
   const failed = summary.total - summary.passed + (r.code === 0 || summary.total !== summary.passed ? 0 : 1)

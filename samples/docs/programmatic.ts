@@ -32,7 +32,7 @@ console.log(local.name)
 
 // 1. a run: Right with the value, its JSON, the graph and statistics
 const ok = await local.run(Hello, { names: ['Ada', 'Grace'], greeting: 'Hello' })()
-if (E.isRight(ok)) console.log(ok.right.value, ok.right.stats)
+if (E.isRight(ok)) console.log(ok.right.value, { calls: ok.right.stats.calls, executed: ok.right.stats.executed, reused: ok.right.stats.reused, failed: ok.right.stats.failed })
 console.log(Object.fromEntries(counts))
 
 // 2. a failure is a value (Left), rendered with formatError
