@@ -238,8 +238,12 @@ const failedOutcome = (module: string, target: Target, e: unknown): Executor.Out
   return { _tag: 'Failed', error: Dispatcher.workFailed(module, target.work, target.id, argumentKinds(target.args), e), retry: carried === undefined }
 }
 
-const afterReturn = (plan: Plan, ctx: Module.WorkContext, returned: unknown): Executor.Outcome => {
+const afterReturn = (plan: Plan, ctx: Module.WorkContext, result: unknown): Executor.Outcome => {
   const calls = callsMade(ctx)
+  // generators, Sets and Maps of futures become arrays once, in order
+  const materialized = Options.guard(() => Graph.materialize(result, `the result of work "${ctx.work}"`), plan.result, result)
+  if (E.isLeft(materialized)) return { _tag: 'Failed', error: materialized.left, retry: false }
+  const returned = materialized.right
   // a hostile result (a cycle, a throwing getter) is a codec error, found by the walk for futures
   const holds = Options.guard(() => E.right(Graph.containsFutures(returned)), plan.result, returned)
   if (E.isLeft(holds)) return { _tag: 'Failed', error: holds.left, retry: false }
