@@ -99,7 +99,13 @@ export const make = (options: LocalOptions = {}): Dispatcher.Dispatcher => ({
       const reuse = runOptions.reuse !== false && options.cacheDir !== undefined
       const cache = reuse ? ResultCache.open(Path.join(options.cacheDir!, 'results')) : E.right(ResultCache.none)
       if (E.isLeft(cache)) return cache
-      const sites = options.cacheDir === undefined ? SiteBook.none : SiteBook.open(Path.join(options.cacheDir, 'results'))
-      return Interpret.run(executor(options, store), module, params, { ...runOptions, reuse, cache: cache.right, sites })
+      const sites = options.cacheDir === undefined ? SiteBook.none : SiteBook.open(Path.join(options.cacheDir, 'sites'))
+      // commands of ctx.exec start through one helper per run (started on first use)
+      const launcher = Launcher.make()
+      try {
+        return await Interpret.run(executor(options, store, launcher), module, params, { ...runOptions, reuse, cache: cache.right, sites })
+      } finally {
+        await launcher.close()
+      }
     },
 })

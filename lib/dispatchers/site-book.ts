@@ -1,5 +1,5 @@
 /**
- * Where the local dispatcher keeps what each call site made last time (`results/sites.json`
+ * Where the local dispatcher keeps what each call site made last time (`sites/sites.json`
  * under the cache directory), for the reasons of `reuse-reason.ts`. Read once when a run
  * starts; written once when it ends (to a temporary file, then renamed). Two runs at once: the
  * last one to end is remembered — this book explains, it never decides what is reused.
@@ -31,7 +31,7 @@ export interface SiteBook {
 export const none: SiteBook = { get: () => undefined, set: () => undefined, close: () => Promise.resolve() }
 
 /**
- * The book in `dir` (a run's `results/` directory); an unreadable book is an empty one.
+ * The book in `dir` (`sites/` under the cache directory); an unreadable book is an empty one.
  *
  * @category constructors
  * @since 0.2.0

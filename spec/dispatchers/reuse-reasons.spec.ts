@@ -68,7 +68,7 @@ reasons('explain gives the decisions of a run without running it', async () => {
     const cache = ResultCache.open(Path.join(dir, 'results'))
     assert.ok(E.isRight(cache))
     if (E.isLeft(cache)) return
-    const ex = await Explain.explain(V1, { xs: [1, 4], k: 2 }, { cache: cache.right, sites: SiteBook.open(Path.join(dir, 'results')), reuse: true })
+    const ex = await Explain.explain(V1, { xs: [1, 4], k: 2 }, { cache: cache.right, sites: SiteBook.open(Path.join(dir, 'sites')), reuse: true })
     await cache.right.close()
     assert.ok(E.isRight(ex))
     if (E.isLeft(ex)) return
