@@ -340,7 +340,7 @@ export const forCall = (scope: CallScope): ExecFn => {
             : exit.stage === 'cwd'
               ? 'give an existing directory as cwd'
               : exit.stage === 'launcher'
-                ? 'the helper that starts commands died; later commands start directly'
+                ? 'the helper that started it died; later commands start with a new one'
                 : `check the ${exit.stage} file`
         return await fail('not-started', `could not be started: ${exit.stage === 'exec' || exit.stage === 'launcher' ? '' : `its ${exit.stage} `}${redact(exit.reason)}`, hint)
       }

@@ -258,8 +258,8 @@ helper('should report commands it was running as not started when it dies', asyn
   const e = await failure(running)
   assert.is(e.code, 'ARV_EXEC_NOT_STARTED')
   assert.match(e.message, /the command launcher stopped/)
-  assert.is((await exec('echo', ['after'])).stdout, 'after\n', 'later commands start directly')
-  assert.is(launcher.kind(), 'direct')
+  assert.is((await exec('echo', ['after'])).stdout, 'after\n', 'later commands start with a new helper')
+  assert.is(launcher.kind(), 'helper')
   await launcher.close()
 })
 

@@ -272,138 +272,177 @@ interface Pending {
 
 const encode = (fields: ReadonlyArray<string>): string => `${fields.length}\0${fields.join('\0')}\0`
 
+/** one helper process: it runs one command at a time (see `make`) */
+interface Helper {
+  readonly run: (r: Request, resolve: (exit: Exit) => void) => string
+  readonly kill: (id: string, signal: 'SIGTERM' | 'SIGKILL') => void
+  readonly busy: () => boolean
+  readonly alive: () => boolean
+  readonly close: () => Promise<void>
+}
+
+/** starts a helper; `undefined` when perl cannot be started */
+const bootHelper = (perl: string): Promise<Helper | undefined> =>
+  new Promise((resolve) => {
+    const child = ChildProcess.spawn(perl, ['-e', HELPER], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const pending = new Map<string, Pending>()
+    let nextId = 0
+    let booted = false
+    let dead = false
+    let stderrTail = ''
+    let buffered = ''
+
+    // while a command runs, the helper's process and its answers keep the event loop alive
+    const hold = (): void => {
+      child.ref()
+      socketOf(child.stdout).ref()
+    }
+    const release = (): void => {
+      if (pending.size > 0) return
+      child.unref()
+      socketOf(child.stdout).unref()
+    }
+    const settle = (id: string, exit: Exit): void => {
+      const p = pending.get(id)
+      if (p === undefined) return
+      pending.delete(id)
+      p.resolve(exit)
+      release()
+    }
+    const lost = (why: string): void => {
+      dead = true
+      const reason = `the command launcher stopped (${why})${stderrTail === '' ? '' : `: ${stderrTail.trim().split('\n').slice(-3).join(' / ')}`}`
+      for (const [id, p] of [...pending]) {
+        // its commands would run on unwatched: stop them
+        if (p.pid !== undefined) killGroup(p.pid, 'SIGTERM')
+        settle(id, { _tag: 'NotStarted', stage: 'launcher', reason })
+      }
+    }
+    const onLine = (line: string): void => {
+      const space = line.indexOf(' ', 2)
+      const id = line.slice(2, space === -1 ? undefined : space)
+      const rest = space === -1 ? '' : line.slice(space + 1)
+      if (line.startsWith('P ')) {
+        const p = pending.get(id)
+        if (p !== undefined) p.pid = Number(rest)
+      } else if (line.startsWith('X ')) {
+        const status = Number(rest)
+        const sig = status & 0x7f
+        settle(id, sig === 0 ? { _tag: 'Exited', code: status >> 8, signal: null } : { _tag: 'Exited', code: null, signal: signalName(sig) })
+      } else if (line.startsWith('E ')) {
+        const colon = rest.indexOf(': ')
+        const stage = rest.slice(0, colon)
+        settle(id, { _tag: 'NotStarted', stage: stage === 'cwd' || stage === 'stdin' || stage === 'stdout' || stage === 'stderr' ? stage : 'exec', reason: lowerErrno(rest.slice(colon + 2)) })
+      }
+    }
+    const helper: Helper = {
+      run: (r, done) => {
+        const id = String(nextId++)
+        pending.set(id, { resolve: done, pid: undefined })
+        hold()
+        const env = r.env === undefined ? [] : Object.entries(r.env).map(([k, v]) => `${k}=${v}`)
+        child.stdin.write(
+          encode(['run', id, r.cwd, r.stdin ?? '', r.stdout?.path ?? '', r.stdout?.append === true ? '1' : '', r.stderr?.path ?? '', r.stderr?.append === true ? '1' : '', String(env.length), ...env, r.command, ...r.args]),
+        )
+        return id
+      },
+      kill: (id, signal) => {
+        if (!dead && pending.has(id)) child.stdin.write(encode(['kill', id, signal.slice(3)]))
+      },
+      busy: () => pending.size > 0,
+      alive: () => !dead,
+      close: async () => {
+        if (dead) return
+        dead = true
+        const gone = new Promise<void>((r) => child.once('exit', () => r()))
+        // wait for it: keep the event loop alive until it has gone
+        child.ref()
+        child.stdin.end()
+        await gone
+      },
+    }
+
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      buffered += chunk
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        if (!booted && line === 'R') {
+          booted = true
+          release()
+          resolve(helper)
+        } else onLine(line)
+      }
+    })
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (chunk: string) => (stderrTail = (stderrTail + chunk).slice(-2000)))
+    socketOf(child.stderr).unref()
+    child.stdin.on('error', () => undefined)
+    const ended = (why: string): void => {
+      if (!booted) {
+        dead = true
+        resolve(undefined)
+      } else if (!dead) lost(why)
+    }
+    child.once('error', () => ended('error'))
+    child.once('exit', (code, signal) => ended(signal === null ? `exit status ${code}` : `signal ${signal}`))
+    socketOf(child.stdin).unref()
+  })
+
 /**
- * A launcher backed by the Perl helper, started on first use. `perl` is looked up on `PATH`
- * unless given.
+ * A launcher backed by Perl helpers, started on first use: one per command running at once (a
+ * helper waits for its command's `exec` before it answers, so one helper per command keeps
+ * commands from waiting on each other), kept for the next commands. `perl` is looked up on
+ * `PATH` unless given.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const make = (options: { readonly perl?: string } = {}): Launcher => {
   const fallback = direct()
-  let state: 'idle' | 'starting' | 'ready' | 'direct' = 'idle'
-  let helper: ChildProcess.ChildProcessWithoutNullStreams | undefined
-  let ready: Promise<boolean> | undefined
-  let nextId = 0
-  const pending = new Map<string, Pending>()
-  let stderrTail = ''
+  const perl = options.perl ?? 'perl'
+  let closed = false
+  let usable = true
+  const helpers: Array<Helper> = []
 
-  // while a command runs, the helper's process and its answers keep the event loop alive
-  const hold = (): void => {
-    if (helper === undefined) return
-    helper.ref()
-    socketOf(helper.stdout).ref()
-  }
-  const release = (): void => {
-    if (pending.size > 0 || helper === undefined) return
-    helper.unref()
-    socketOf(helper.stdout).unref()
-  }
-  const settle = (id: string, exit: Exit): void => {
-    const p = pending.get(id)
-    if (p === undefined) return
-    pending.delete(id)
-    p.resolve(exit)
-    release()
-  }
-  const lost = (why: string): void => {
-    state = 'direct'
-    helper = undefined
-    const reason = `the command launcher stopped (${why})${stderrTail === '' ? '' : `: ${stderrTail.trim().split('\n').slice(-3).join(' / ')}`}`
-    for (const [id, p] of [...pending]) {
-      // its commands would run on unwatched: stop them
-      if (p.pid !== undefined) killGroup(p.pid, 'SIGTERM')
-      settle(id, { _tag: 'NotStarted', stage: 'launcher', reason })
+  /** an idle helper, or a new one; undefined when perl cannot run (then commands start directly) */
+  const idleHelper = async (): Promise<Helper | undefined> => {
+    for (let i = helpers.length - 1; i >= 0; i--) if (!helpers[i]!.alive()) helpers.splice(i, 1)
+    const idle = helpers.find((h) => !h.busy())
+    if (idle !== undefined) return idle
+    const h = await bootHelper(perl)
+    if (h === undefined) {
+      usable = false
+      return undefined
     }
-  }
-  const onLine = (line: string): void => {
-    if (line === 'R') return
-    const space = line.indexOf(' ', 2)
-    const id = line.slice(2, space === -1 ? undefined : space)
-    const rest = space === -1 ? '' : line.slice(space + 1)
-    if (line.startsWith('P ')) {
-      const p = pending.get(id)
-      if (p !== undefined) p.pid = Number(rest)
-    } else if (line.startsWith('X ')) {
-      const status = Number(rest)
-      const sig = status & 0x7f
-      settle(id, sig === 0 ? { _tag: 'Exited', code: status >> 8, signal: null } : { _tag: 'Exited', code: null, signal: signalName(sig) })
-    } else if (line.startsWith('E ')) {
-      const colon = rest.indexOf(': ')
-      const stage = rest.slice(0, colon)
-      settle(id, { _tag: 'NotStarted', stage: stage === 'cwd' || stage === 'stdin' || stage === 'stdout' || stage === 'stderr' ? stage : 'exec', reason: lowerErrno(rest.slice(colon + 2)) })
+    if (closed) {
+      await h.close()
+      return undefined
     }
-  }
-
-  const boot = (): Promise<boolean> =>
-    new Promise((resolve) => {
-      state = 'starting'
-      const child = ChildProcess.spawn(options.perl ?? 'perl', ['-e', HELPER], { stdio: ['pipe', 'pipe', 'pipe'] })
-      let buffered = ''
-      let booted = false
-      child.stdout.setEncoding('utf8')
-      child.stdout.on('data', (chunk: string) => {
-        buffered += chunk
-        let nl: number
-        while ((nl = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, nl)
-          buffered = buffered.slice(nl + 1)
-          if (!booted && line === 'R') {
-            booted = true
-            state = 'ready'
-            helper = child
-            hold()
-            release()
-            resolve(true)
-          }
-          onLine(line)
-        }
-      })
-      child.stderr.setEncoding('utf8')
-      child.stderr.on('data', (chunk: string) => (stderrTail = (stderrTail + chunk).slice(-2000)))
-      socketOf(child.stderr).unref()
-      child.stdin.on('error', () => undefined)
-      child.once('error', () => {
-        if (!booted) {
-          state = 'direct'
-          resolve(false)
-        } else lost('error')
-      })
-      child.once('exit', (code, signal) => {
-        if (!booted) {
-          state = 'direct'
-          resolve(false)
-        } else if (helper === child) lost(signal === null ? `exit status ${code}` : `signal ${signal}`)
-      })
-      child.unref()
-      socketOf(child.stdin).unref()
-    })
-
-  const viaHelper = (r: Request, id: string): void => {
-    const env = r.env === undefined ? [] : Object.entries(r.env).map(([k, v]) => `${k}=${v}`)
-    helper!.stdin.write(
-      encode(['run', id, r.cwd, r.stdin ?? '', r.stdout?.path ?? '', r.stdout?.append === true ? '1' : '', r.stderr?.path ?? '', r.stderr?.append === true ? '1' : '', String(env.length), ...env, r.command, ...r.args]),
-    )
+    // another command may have taken it while it booted: that is fine, it queues behind
+    helpers.push(h)
+    return h
   }
 
   const start = (r: Request): Running => {
-    if (state === 'direct') return fallback.start(r)
-    const id = String(nextId++)
+    if (closed || !usable) return fallback.start(r)
     let delegated: Running | undefined
+    let target: { readonly helper: Helper; readonly id: string } | undefined
     let ended = false
+    const pendingKills: Array<'SIGTERM' | 'SIGKILL'> = []
     const exit = new Promise<Exit>((resolve) => {
-      pending.set(id, { resolve, pid: undefined })
-      hold()
-      const go = (): void => {
-        if (state === 'ready' && helper !== undefined) return viaHelper(r, id)
-        // no helper: run it directly
-        pending.delete(id)
-        release()
-        delegated = fallback.start(r)
-        void delegated.exit.then(resolve)
-      }
-      if (state === 'ready') go()
-      else void (ready ??= boot()).then(go)
+      void idleHelper().then((h) => {
+        if (h === undefined) {
+          delegated = fallback.start(r)
+          pendingKills.forEach((sig) => delegated!.kill(sig))
+          void delegated.exit.then(resolve)
+          return
+        }
+        target = { helper: h, id: h.run(r, resolve) }
+        pendingKills.forEach((sig) => h.kill(target!.id, sig))
+      })
     }).then((e) => {
       ended = true
       return e
@@ -413,24 +452,18 @@ export const make = (options: { readonly perl?: string } = {}): Launcher => {
       kill: (signal) => {
         if (ended) return
         if (delegated !== undefined) return delegated.kill(signal)
-        if (helper !== undefined && pending.has(id)) helper.stdin.write(encode(['kill', id, signal.slice(3)]))
+        if (target !== undefined) return target.helper.kill(target.id, signal)
+        pendingKills.push(signal)
       },
     }
   }
 
   return {
-    kind: () => (state === 'direct' ? 'direct' : 'helper'),
+    kind: () => (closed || !usable ? 'direct' : 'helper'),
     start,
     close: async () => {
-      const h = helper
-      state = 'direct'
-      helper = undefined
-      if (h === undefined) return
-      const gone = new Promise<void>((resolve) => h.once('exit', () => resolve()))
-      // wait for it: keep the event loop alive until it has gone
-      h.ref()
-      h.stdin.end()
-      await gone
+      closed = true
+      await Promise.all(helpers.splice(0).map((h) => h.close()))
     },
   }
 }
