@@ -1,15 +1,15 @@
 /**
- * How an external command is started. A `Launcher` takes a fully resolved request (argument
- * array, working directory, whole environment, files for the three standard streams) and gives
- * back the process's exit, and a way to signal it. There are two:
+ * How an external command is started. A `Launcher` takes a resolved request (argument array,
+ * working directory, added environment variables, files for the three standard streams) and
+ * gives back the process's exit, and a way to signal it. There are two:
  *
  * - `direct()`: `child_process.spawn` from this process.
- * - `make()`: a long-lived helper process, a short Perl program (`perl-base` is part of every
- *   Debian and Ubuntu system, so of the `node` images too) that forks and execs each command.
- *   Forking a small Perl process is several times cheaper than forking this Node process (its
- *   page tables grow with its heap): on a 2-core machine, 200 × `sha256sum` took 0.16-0.21 s
- *   through the helper and 0.29-0.6 s through `spawn` (docs/performance.md, "Running tools").
- *   When `perl` cannot be started, or the helper dies, the launcher falls back to `direct()`.
+ * - `make()`: long-lived helper processes, one per command running at once: a short Perl program
+ *   (`perl-base` is part of every Debian and Ubuntu system, so of the `node` images too) that
+ *   forks and execs each command. Forking a small Perl process is several times cheaper than
+ *   forking this Node process (its page tables grow with its heap): 2-3× less time for 200 ×
+ *   `sha256sum` on a 2-core machine (docs/performance.md, "Running tools"). When `perl` cannot
+ *   be started, the launcher uses `direct()`; a helper that dies is replaced.
  *
  * Both put each command in its own process group and signal the group, so a tool's own
  * children are stopped with it. Neither ever runs a shell.
