@@ -55,6 +55,8 @@ export type Event =
       readonly reuse?: ReuseReason.Decision
       /** the decision in words */
       readonly reuseReason?: string
+      /** the name of the call's output collection (the work's `outputName`) */
+      readonly outputName?: string
       /** what the call used, where the executor can tell (process: the worker; Arvados: crunchstat) */
       readonly used?: { readonly peakRssBytes?: number; readonly cpuSeconds?: number }
       /** where it ran: the container's own times, cost and instance type (Arvados) */

@@ -51,7 +51,12 @@ export interface WorkOptions {
   /** allow reusing an earlier identical call's result (default true) */
   readonly reuse?: boolean
   /** name of the output collection */
-  readonly outputName?: string
+  /**
+   * name of the call's output collection on Arvados (recorded in the call's events locally):
+   * a name, or a function of the call's decoded arguments giving one per call
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly outputName?: string | ((...args: any) => string)
   /** container image (Arvados); ignored locally, where the host is the image */
   readonly image?: string
   /** at most this many calls of this work run at once (every executor) */
@@ -149,6 +154,7 @@ export type CallFn = <Args extends Codecs, R extends t.Mixed>(w: Work<Args, R>, 
 export interface WorkSpec<Args extends Codecs, R extends t.Mixed> extends WorkOptions {
   readonly args: Args
   readonly returns: R
+  readonly outputName?: string | ((...args: TypesOf<Args>) => string)
 }
 
 /**

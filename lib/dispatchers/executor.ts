@@ -48,6 +48,8 @@ export interface Call {
   /** 1 for the first attempt */
   readonly attempt: number
   readonly resources: Resources
+  /** the name of the call's output (the work's `outputName`, applied to the arguments) */
+  readonly outputName: string | undefined
   /** aborted when the run is cancelled or fails fast */
   readonly signal: AbortSignal
   /** a `ctx.log` line of the call */

@@ -67,6 +67,8 @@ interface State extends Dependencies.Slot {
   decision: ReuseReason.Decision | undefined
   /** what the last attempt used, as its executor reported */
   usage: Executor.Usage | undefined
+  /** the name of its output collection */
+  outputName: string | undefined
 }
 
 interface Gate {
@@ -234,7 +236,7 @@ export const run = async <M extends Module.AnyModule>(
   const tracker = Dependencies.make<State>({
     module: module.name,
     keepGoing,
-    slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined, attempt: 0, reused: false, args: undefined, resources: undefined, readyAt: 0, startedAt: 0, decision: undefined, usage: undefined }),
+    slot: (node) => ({ node, status: 'waiting', pending: 0, dependents: undefined, value: undefined, json: undefined, attempt: 0, reused: false, args: undefined, resources: undefined, readyAt: 0, startedAt: 0, decision: undefined, usage: undefined, outputName: undefined }),
     ready: (st) => ready(st),
     emit: (e) => emit(listener === undefined ? e : { ...e, at: iso(now()) }),
     stop: () => controller.abort('a call failed'),
@@ -413,6 +415,7 @@ export const run = async <M extends Module.AnyModule>(
         attempts: st.attempt,
         ...(st.startedAt === 0 ? {} : { durationMs: t - st.startedAt, queuedMs: st.startedAt - st.readyAt }),
         ...(st.decision === undefined ? {} : { reuse: st.decision, reuseReason: ReuseReason.describe(st.decision) }),
+        ...(st.outputName === undefined ? {} : { outputName: st.outputName }),
         ...usageFields(st.usage),
       })
     }
@@ -447,6 +450,19 @@ export const run = async <M extends Module.AnyModule>(
       }
     }
     st.args = args
+    if (plan.def.spec.outputName !== undefined) {
+      const name = Options.outputNameOf(module.name, node.work, plan.def.spec, () => {
+        const decoded: Array<unknown> = []
+        for (let i = 0; i < n; i++) {
+          const d = Codec.decode(plan.codecs[i]!, args[i]!, plan.args[i]!)
+          if (E.isLeft(d)) return d
+          decoded.push(d.right)
+        }
+        return E.right(decoded)
+      })
+      if (E.isLeft(name)) return fail(st, name.left)
+      st.outputName = name.right
+    }
     if (canReuse(plan.def)) {
       const stored = cache.get(node.id)
       if (stored !== undefined) return fromCache(st, node, plan, stored)
@@ -494,6 +510,7 @@ export const run = async <M extends Module.AnyModule>(
     args: st.args!,
     attempt: st.attempt,
     resources: st.resources ?? Options.resourcesOf(plan.def.spec),
+    outputName: st.outputName,
     signal,
     log: callLog(node),
   })

@@ -98,6 +98,10 @@ export const check = (module: Module.AnyModule): E.Either<Errors.SdkError, void>
       const v = (o as Readonly<Record<string, unknown>>)[name] as Module.Size | undefined
       if (v !== undefined && bytesOf(v) === undefined) return E.left(badOption(module.name, work, name, `${name} is not a size: ${JSON.stringify(v)}`, `give bytes or a size with a unit, e.g. ${name}: '2GiB'`))
     }
+    if (typeof o.outputName === 'string') {
+      const bad = badOutputName(o.outputName)
+      if (bad !== undefined) return E.left(badOption(module.name, work, 'outputName', `outputName ${JSON.stringify(o.outputName)} ${bad}`, 'give a name without "/" of at most 250 characters, or a function of the arguments'))
+    } else if (o.outputName !== undefined && typeof o.outputName !== 'function') return E.left(badOption(module.name, work, 'outputName', 'outputName must be a string or a function of the arguments', "e.g. outputName: (sample) => `aligned ${sample}`"))
     if (o.escalate !== undefined) {
       const max = bytesOf(o.escalate.ram?.max)
       if (o.escalate.ram === undefined || max === undefined) return E.left(badOption(module.name, work, 'escalate', 'escalate.ram.max must be a size', "e.g. escalate: { ram: { max: '32GiB' } }"))
@@ -148,6 +152,45 @@ export const escalate = (o: Module.WorkOptions, current: Executor.Resources): Ex
   const max = bytesOf(o.escalate?.ram?.max)
   if (max === undefined || current.ram === undefined) return current
   return { ...current, ram: Math.min(max, Math.ceil(current.ram * (o.escalate?.ram?.factor ?? 2))) }
+}
+
+/**
+ * What is wrong with an output collection name, if anything (Arvados names: no "/", at most 255
+ * characters; a little room is kept for the suffix a name clash gets).
+ *
+ * @category utils
+ * @since 0.2.0
+ */
+export const badOutputName = (name: unknown): string | undefined => {
+  if (typeof name !== 'string') return `is ${Errors.kindOf(name)}, not a string`
+  if (name.trim() === '') return 'is empty'
+  if (name.includes('/')) return 'contains "/"'
+  if (name.length > 250) return `is ${name.length} characters long (at most 250)`
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains a control character'
+  return undefined
+}
+
+/**
+ * The output name of one call: the work's name, or its function applied to the decoded
+ * arguments; Left names the work and what is wrong.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
+export const outputNameOf = (module: string, work: string, o: Module.WorkOptions, decodedArgs: () => E.Either<Errors.SdkError, ReadonlyArray<unknown>>): E.Either<Errors.SdkError, string | undefined> => {
+  if (o.outputName === undefined || typeof o.outputName === 'string') return E.right(o.outputName)
+  const args = decodedArgs()
+  if (E.isLeft(args)) return args
+  let name: unknown
+  try {
+    name = o.outputName(...args.right)
+  } catch (cause) {
+    return E.left(Errors.make('WorkOptionError', 'ARV_WORK_OPTION', `work "${work}" of module "${module}": its outputName function threw: ${cause instanceof Error ? cause.message : Errors.kindOf(cause)}`, { module, work, option: 'outputName' }, { cause, hint: 'make outputName a total function of the arguments' }))
+  }
+  const bad = badOutputName(name)
+  if (bad !== undefined) return E.left(badOption(module, work, 'outputName', `the output name its outputName function gave ${bad}`, 'give a name without "/" of at most 250 characters'))
+  return E.right(name as string)
 }
 
 // -------------------------------------------------------------------------------------

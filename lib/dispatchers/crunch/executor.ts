@@ -420,7 +420,8 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         if (E.isLeft(file)) return { _tag: 'Failed', error: file.left, retry: false }
         if (signal.aborted) return { _tag: 'Failed', error: cancelledCall(node), retry: false }
         const spec = workOf(node.work).spec
-        const options: Module.WorkOptions = call.resources.ram === undefined ? spec : { ...spec, ram: call.resources.ram }
+        const { outputName: _perWork, ...rest } = spec
+        const options: Module.WorkOptions = { ...rest, ...(call.resources.ram === undefined ? {} : { ram: call.resources.ram }), ...(call.outputName === undefined ? {} : { outputName: call.outputName }) }
         const attrs = Request.containerRequest({ module: module.name, work: node.work, callId: node.id, options, call: file.right, bundle: rc.bundle, image: rc.image, project: rc.project, reuse: rc.reuse, priority: rc.priority })
         if (E.isLeft(attrs)) return { _tag: 'Failed', error: attrs.left, retry: false }
         const mine = await earlierOf(node.id)

@@ -215,7 +215,7 @@ export const containerRequest = (input: RequestInput): E.Either<Errors.SdkError,
     scheduling_parameters: r.right.scheduling,
     use_existing: input.reuse && input.options.reuse !== false,
     container_count_max: r.right.countMax,
-    ...(input.options.outputName === undefined ? {} : { output_name: input.options.outputName }),
+    ...(typeof input.options.outputName === 'string' ? { output_name: input.options.outputName } : {}),
     ...(input.project === undefined ? {} : { owner_uuid: input.project }),
     properties: { [CALL_ID_PROPERTY]: input.callId, [BUNDLE_PROPERTY]: input.bundle.pdh, [MODULE_PROPERTY]: input.module },
   })
