@@ -42,6 +42,9 @@ export interface Resources {
  */
 export interface Call {
   readonly node: Graph.CallNode
+  /** the call's id and work name (the node's) */
+  readonly id: string
+  readonly work: string
   readonly def: Module.AnyWork
   /** JSON text of each argument (encoded with its codec) */
   readonly args: ReadonlyArray<string>

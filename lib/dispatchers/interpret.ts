@@ -207,6 +207,13 @@ export const run = async <M extends Module.AnyModule>(
   const workOf = (name: string): Module.AnyWork => module.work[name] as Module.AnyWork
   const declaredOf = (owner: string): t.Mixed | undefined => (owner === 'run' ? module.returns : workOf((states.get(owner)!.node as Graph.CallNode).work).spec.returns)
   const canReuse = (def: Module.AnyWork): boolean => reuse && def.spec.reuse !== false
+  // each work's resources, worked out once
+  const resources = new Map<Module.AnyWork, Executor.Resources>()
+  const resourcesOf = (def: Module.AnyWork): Executor.Resources => {
+    let r = resources.get(def)
+    if (r === undefined) resources.set(def, (r = Options.resourcesOf(def.spec)))
+    return r
+  }
 
   // per-work limits: at most N at once, and exclusivity groups
   const gates = new Map<string, Gate>()
@@ -506,10 +513,12 @@ export const run = async <M extends Module.AnyModule>(
   }
   const call = (st: State, node: Graph.CallNode, plan: Invoke.Plan): Executor.Call => ({
     node,
+    id: node.id,
+    work: node.work,
     def: plan.def,
     args: st.args!,
     attempt: st.attempt,
-    resources: st.resources ?? Options.resourcesOf(plan.def.spec),
+    resources: st.resources ?? resourcesOf(plan.def),
     outputName: st.outputName,
     signal,
     log: callLog(node),
@@ -550,7 +559,7 @@ export const run = async <M extends Module.AnyModule>(
     if (o._tag !== 'Value' && o.usage !== undefined) st.usage = o.usage
     if (o._tag === 'Failed') {
       if (o.retry && st.attempt < Options.attemptsOf(plan.def.spec) && !signal.aborted) {
-        if (o.outOfMemory === true) st.resources = Options.escalate(plan.def.spec, st.resources ?? Options.resourcesOf(plan.def.spec))
+        if (o.outOfMemory === true) st.resources = Options.escalate(plan.def.spec, st.resources ?? resourcesOf(plan.def))
         return attempt(st, node, plan)
       }
       // a call that ended because the run stopped is not a failure of its own
@@ -586,7 +595,12 @@ export const run = async <M extends Module.AnyModule>(
   }
 
   const crossResult = (st: State, node: Graph.CallNode, plan: Invoke.Plan, value: unknown): void | Promise<void> => {
-    const crossed = Options.guard(() => Codec.cross(plan.def.spec.returns, value, plan.result), plan.result, value)
+    let crossed: E.Either<Errors.SdkError, Codec.Crossed<unknown>>
+    try {
+      crossed = Codec.cross(plan.def.spec.returns, value, plan.result)
+    } catch (cause) {
+      crossed = Options.thrown(cause, plan.result, value)
+    }
     if (E.isLeft(crossed)) return fail(st, crossed.left)
     return finish(st, node, plan, crossed.right.json, crossed.right.value)
   }

@@ -240,14 +240,21 @@ const failedOutcome = (module: string, target: Target, e: unknown): Executor.Out
 
 const afterReturn = (plan: Plan, ctx: Module.WorkContext, result: unknown): Executor.Outcome => {
   const calls = callsMade(ctx)
-  // generators, Sets and Maps of futures become arrays once, in order
-  const materialized = Options.guard(() => Graph.materialize(result, `the result of work "${ctx.work}"`), plan.result, result)
-  if (E.isLeft(materialized)) return { _tag: 'Failed', error: materialized.left, retry: false }
-  const returned = materialized.right
-  // a hostile result (a cycle, a throwing getter) is a codec error, found by the walk for futures
-  const holds = Options.guard(() => E.right(Graph.containsFutures(returned)), plan.result, returned)
-  if (E.isLeft(holds)) return { _tag: 'Failed', error: holds.left, retry: false }
-  if (holds.right) return { _tag: 'Continuation', calls, shape: returned }
+  // a plain value (most results) needs no walk
+  if (typeof result !== 'object' || result === null) return { _tag: 'Value', value: result, calls }
+  let returned: unknown
+  let holds: boolean
+  try {
+    // generators, Sets and Maps of futures become arrays once, in order; a hostile result (a
+    // cycle, a throwing getter) is a codec error, found by these walks
+    const materialized = Graph.materialize(result, `the result of work "${ctx.work}"`)
+    if (E.isLeft(materialized)) return { _tag: 'Failed', error: materialized.left, retry: false }
+    returned = materialized.right
+    holds = Graph.containsFutures(returned)
+  } catch (cause) {
+    return { _tag: 'Failed', error: Options.thrown(cause, plan.result, result).left, retry: false }
+  }
+  if (holds) return { _tag: 'Continuation', calls, shape: returned }
   return { _tag: 'Value', value: returned, calls }
 }
 

@@ -252,13 +252,23 @@ export const guard = <A>(thunk: () => E.Either<Errors.SdkError, A>, where: Codec
   try {
     return thunk()
   } catch (cause) {
-    let found: { readonly path: string; readonly found: string } | undefined
-    try {
-      found = findHostile(value)
-    } catch {
-      found = undefined
-    }
-    const message = cause instanceof Error ? cause.message : Errors.kindOf(cause)
-    return E.left(Codec.codecError('encode', where, [{ path: found?.path ?? '(root)', expected: 'plain JSON data', received: found?.found ?? `a value that cannot be encoded (${message})` }]))
+    return thrown(cause, where, value)
   }
+}
+
+/**
+ * What `guard` gives for a throw: a codec error naming where, and the path when it can be found.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
+export const thrown = (cause: unknown, where: Codec.Where, value: unknown): E.Left<Errors.SdkError> => {
+  let found: { readonly path: string; readonly found: string } | undefined
+  try {
+    found = findHostile(value)
+  } catch {
+    found = undefined
+  }
+  const message = cause instanceof Error ? cause.message : Errors.kindOf(cause)
+  return E.left(Codec.codecError('encode', where, [{ path: found?.path ?? '(root)', expected: 'plain JSON data', received: found?.found ?? `a value that cannot be encoded (${message})` }])) as E.Left<Errors.SdkError>
 }

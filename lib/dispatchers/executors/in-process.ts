@@ -81,8 +81,8 @@ export const make = (options: InProcessOptions): Executor.Executor => ({
     }
     const start = (call: Executor.Call): Executor.Outcome | Promise<Executor.Outcome> => {
       const seconds = call.def.spec.maxRunTime as number | undefined
-      const target: Invoke.Target = { id: call.node.id, work: call.node.work, args: call.args, attempt: call.attempt, log: call.log }
-      if (seconds === undefined) return settled(call.node.id, Invoke.invoke(host, planOf(call.node.work), target, call.signal))
+      // the call is its own target (id, work, args, attempt, log)
+      if (seconds === undefined) return settled(call.id, Invoke.invoke(host, planOf(call.work), call, call.signal))
       // a deadline: the call gets its own signal, aborted by the run's or at the deadline
       const own = new AbortController()
       const onAbort = (): void => own.abort(call.signal.reason)
@@ -94,7 +94,7 @@ export const make = (options: InProcessOptions): Executor.Executor => ({
           resolve({ _tag: 'Failed', error: overRunTime(module.name, call.node.work, call.node.id, seconds), retry: true })
         }, seconds * 1000)
       })
-      const o = Invoke.invoke(host, planOf(call.node.work), target, own.signal)
+      const o = Invoke.invoke(host, planOf(call.work), call, own.signal)
       const cleanup = (): void => {
         clearTimeout(timer)
         call.signal.removeEventListener('abort', onAbort)
