@@ -273,14 +273,9 @@ export const forCall = (scope: CallScope): ExecFn => {
     const where = { work: scope.work, command: shown() }
     if (scope.signal.aborted) throw Errors.toError(execError('aborted', where, 'was not started: the call was stopped (the run was cancelled or another call failed)'))
 
+    // relative paths (cwd, stream files) are read from the call's directory, then the command's
+    const cwd = Path.resolve(scope.cwd ?? process.cwd(), options.cwd ?? '.')
     const toRemove: Array<string> = []
-    let stdinPath: string | undefined
-    const stdin = options.stdin
-    if (typeof stdin === 'string' || stdin instanceof Uint8Array) {
-      stdinPath = scratchFile('in')
-      toRemove.push(stdinPath)
-      await Fs.promises.writeFile(stdinPath, stdin)
-    } else if (stdin !== undefined) stdinPath = stdin.file
     const sink = (o: Output | undefined, name: string): Launcher.Sink | undefined => {
       if (o === 'ignore') return undefined
       if (o === undefined || o === 'capture') {
@@ -288,19 +283,25 @@ export const forCall = (scope: CallScope): ExecFn => {
         toRemove.push(path)
         return { path, append: false }
       }
-      return { path: Path.resolve(scope.cwd ?? process.cwd(), o.file), append: o.append === true }
+      return { path: Path.resolve(cwd, o.file), append: o.append === true }
     }
     const stdout = sink(options.stdout, 'out')
     const stderr = sink(options.stderr, 'err')
-    const cwd = Path.resolve(scope.cwd ?? process.cwd(), options.cwd ?? '.')
 
     try {
+      let stdinPath: string | undefined
+      const stdin = options.stdin
+      if (typeof stdin === 'string' || stdin instanceof Uint8Array) {
+        stdinPath = scratchFile('in')
+        toRemove.push(stdinPath)
+        await Fs.promises.writeFile(stdinPath, stdin)
+      } else if (stdin !== undefined) stdinPath = Path.resolve(cwd, stdin.file)
       const running = launcher.start({
         command,
         args,
         cwd,
         env: options.env,
-        stdin: stdinPath === undefined ? undefined : Path.resolve(cwd, stdinPath),
+        stdin: stdinPath,
         stdout,
         stderr,
       })

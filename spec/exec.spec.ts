@@ -107,6 +107,10 @@ for (const kind of ['helper', 'direct'] as const) {
     assert.is((await exec()('od', ['-An', '-tx1'], { stdin: new Uint8Array([0, 255, 10]) })).stdout.trim(), '00 ff 0a')
     Fs.writeFileSync(Path.join(dir, 'in.txt'), 'from a file\n')
     assert.is((await exec({ cwd: dir })('cat', [], { stdin: { file: 'in.txt' } })).stdout, 'from a file\n')
+    Fs.mkdirSync(Path.join(dir, 'sub'))
+    Fs.writeFileSync(Path.join(dir, 'sub', 'in.txt'), 'from sub\n')
+    await exec({ cwd: dir })('cat', [], { cwd: 'sub', stdin: { file: 'in.txt' }, stdout: { file: 'out.txt' } })
+    assert.is(Fs.readFileSync(Path.join(dir, 'sub', 'out.txt'), 'utf8'), 'from sub\n', 'stream files are found from the command\'s cwd')
     assert.is((await exec()('cat', [])).stdout, '', 'no stdin means /dev/null')
   })
 
