@@ -139,6 +139,31 @@ running('should concatenate a Set of collection futures an implementation return
   )
 })
 
+running('should record the calls a generator makes while it is read (a work result and run result)', async () => {
+  // the generators call work lazily: the calls exist only once the dispatcher reads them
+  const lazyParts = work({ args: [t.array(t.string)], returns: CollectionCodec }, function* (names, ctx) {
+    for (const n of names) yield ctx.call(part, n)
+  })
+  const Lazy = defineModule({
+    name: 'iterables-lazy',
+    params: t.unknown,
+    work: { part, lazyParts, inc, total },
+    run: (_, { work: w }) => ({
+      joined: w.lazyParts(['y', 'x']),
+      incs: (function* () {
+        for (const i of [1, 2]) yield w.inc(i)
+      })(),
+    }),
+  })
+  const r = await runModule(Lazy, {})
+  const value = r.value as { joined: Collection.Collection; incs: ReadonlyArray<number> }
+  assert.equal(
+    Collection.files(value.joined).map((f) => f.path),
+    ['x.txt', 'y.txt'],
+  )
+  assert.equal(value.incs, [2, 3])
+})
+
 recording.run()
 materialize.run()
 running.run()

@@ -114,6 +114,10 @@ export const evaluate = async (module: Module.AnyModule, rawParams: unknown): Pr
   let output: unknown
   try {
     output = await module.run(params.right, root.context)
+    // generators become arrays before the calls are read: reading one may make calls
+    const m = Graph.materialize(output, 'the result of run()')
+    if (E.isLeft(m)) return m
+    output = m.right
   } catch (e) {
     return E.left(Errors.carried(e) ?? Dispatcher.workFailed(module.name, 'run', 'run', '', e))
   }
@@ -187,6 +191,13 @@ export const run = async <M extends Module.AnyModule>(
   let output: unknown
   try {
     output = await module.run(hydratedParams.right, root.context)
+    // generators become arrays before the calls are read: reading one may make calls
+    const m = Graph.materialize(output, 'the result of run()')
+    if (E.isLeft(m)) {
+      await close()
+      return m
+    }
+    output = m.right
   } catch (e) {
     await close()
     return E.left(Errors.carried(e) ?? Dispatcher.workFailed(module.name, 'run', 'run', '', e))

@@ -239,9 +239,8 @@ const failedOutcome = (module: string, target: Target, e: unknown): Executor.Out
 }
 
 const afterReturn = (plan: Plan, ctx: Module.WorkContext, result: unknown): Executor.Outcome => {
-  const calls = callsMade(ctx)
   // a plain value (most results) needs no walk
-  if (typeof result !== 'object' || result === null) return { _tag: 'Value', value: result, calls }
+  if (typeof result !== 'object' || result === null) return { _tag: 'Value', value: result, calls: callsMade(ctx) }
   let returned: unknown
   let holds: boolean
   try {
@@ -254,6 +253,8 @@ const afterReturn = (plan: Plan, ctx: Module.WorkContext, result: unknown): Exec
   } catch (cause) {
     return { _tag: 'Failed', error: Options.thrown(cause, plan.result, result).left, retry: false }
   }
+  // read after the result: a generator may make calls while it is read
+  const calls = callsMade(ctx)
   if (holds) return { _tag: 'Continuation', calls, shape: returned }
   return { _tag: 'Value', value: returned, calls }
 }
