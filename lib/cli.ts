@@ -258,7 +258,7 @@ Run \`crunch run <script.ts> --help\` for a script's parameters and options.
  * @category interpreters
  * @since 0.1.0
  */
-export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
+export const main = async (argv: ReadonlyArray<string>, options: { readonly registerTypeScript?: () => Promise<void> } = {}): Promise<void> => {
   const [command, script, ...rest] = argv
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(mainUsage)
@@ -272,6 +272,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
   // the script's runMain sees itself as the program
   process.argv = [process.argv[0]!, file, ...rest]
   try {
+    if (options.registerTypeScript !== undefined && /\.[cm]?tsx?$/.test(file)) await options.registerTypeScript()
     await import(Url.pathToFileURL(file).href)
   } catch (cause) {
     exitWith(

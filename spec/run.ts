@@ -30,10 +30,18 @@ interface Outcome {
   readonly ms: number
 }
 
+/**
+ * Specs and every process they start resolve `arvados-crunch` (the samples import it) to the
+ * TypeScript sources in lib/ through the package's "arvados-crunch-source" export condition,
+ * never to a dist/ that may be older than the sources; spec/consumer.spec.ts tests dist/.
+ */
+const SOURCE_CONDITION = '--conditions=arvados-crunch-source'
+const nodeOptions = (process.env['NODE_OPTIONS'] ?? '').includes(SOURCE_CONDITION) ? process.env['NODE_OPTIONS']! : `${process.env['NODE_OPTIONS'] ?? ''} ${SOURCE_CONDITION}`.trim()
+
 const run = (cmd: string, args: ReadonlyArray<string>, timeoutMs: number): Promise<{ code: number | null; output: string; ms: number }> =>
   new Promise((resolve) => {
     const started = Date.now()
-    const child = ChildProcess.spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = ChildProcess.spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', NODE_OPTIONS: nodeOptions }, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', (b: Buffer) => (output += b.toString()))
     child.stderr.on('data', (b: Buffer) => (output += b.toString()))

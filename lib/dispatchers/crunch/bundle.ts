@@ -81,6 +81,12 @@ export const manifestOf = (bytes: Uint8Array): { readonly manifest: string; read
 // interpreters
 // -------------------------------------------------------------------------------------
 
+const nodeConditions = (): { conditions?: Array<string> } => {
+  const conditions = [...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/), ...process.execArgv].flatMap((a) => /^(?:--conditions|-C)=(.+)$/.exec(a)?.[1] ?? [])
+  // esbuild drops its default "module" condition when given a list
+  return conditions.length === 0 ? {} : { conditions: [...conditions, 'module'] }
+}
+
 /**
  * Bundles `script` into one ESM file (bytes).
  *
@@ -100,6 +106,8 @@ export const build = async (script: string): Promise<E.Either<Errors.SdkError, U
       absWorkingDir: projectRoot(script),
       bundle: true,
       platform: 'node',
+      // the export conditions node runs with (--conditions, also in NODE_OPTIONS) pick the same files here
+      ...nodeConditions(),
       format: 'esm',
       target: 'node20',
       write: false,
