@@ -11,6 +11,8 @@ import * as Path from 'node:path'
 import * as Url from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import * as Flags from './cli-flags.js'
+import * as Output from './cli/output.js'
+import * as Script from './cli/script.js'
 import type * as Dispatcher from './dispatcher.js'
 import * as Auto from './dispatchers/auto.js'
 import * as Local from './dispatchers/local.js'
@@ -33,6 +35,15 @@ export interface MainOptions {
   /** program name shown in --help */
   readonly command?: string
 }
+
+/**
+ * The process event `runMain` emits when it runs the script it was called from: `crunch run`
+ * listens for it to tell a script that forgot `runMain` (nothing would run) from one that ran.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const RUN_MAIN_EVENT = 'arvados-crunch:runMain'
 
 // -------------------------------------------------------------------------------------
 // utils
@@ -97,6 +108,12 @@ const progressReporter = (mode: Flags.RunFlags['progress']): { onEvent: (e: Disp
   }
 }
 
+/** a path relative to the working directory when it is under it */
+const shown = (p: string): string => {
+  const rel = Path.relative(process.cwd(), p)
+  return rel === '' ? '.' : rel.startsWith('..') || Path.isAbsolute(rel) ? p : rel
+}
+
 const exitWith = (error: Errors.SdkError, verbose: boolean): void => {
   process.stderr.write(Errors.format(error, { stack: verbose, secrets: [process.env['ARVADOS_API_TOKEN'] ?? ''] }) + '\n')
   process.exitCode = error.code === 'ARV_USAGE' ? 2 : error.code === 'ARV_CANCELLED' ? 130 : 1
@@ -124,20 +141,26 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   }
   let params: Record<string, unknown> = {}
   if (flags.paramsFile !== undefined) {
+    let text: string
     try {
-      const fromFile: unknown = JSON.parse(Fs.readFileSync(flags.paramsFile, 'utf8'))
-      if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) return exitWith(Flags.usageError(`--params ${flags.paramsFile} must hold a JSON object`), false)
-      params = { ...(fromFile as Record<string, unknown>) }
+      text = Fs.readFileSync(flags.paramsFile, 'utf8')
     } catch (cause) {
-      return exitWith(Errors.make('UsageError', 'ARV_USAGE', `cannot read parameters from ${flags.paramsFile}`, {}, { cause, hint: 'give a readable JSON file' }), false)
+      return exitWith(Errors.make('UsageError', 'ARV_USAGE', `--params ${flags.paramsFile}: cannot read the file`, {}, { cause, hint: 'give the path of a readable JSON file' }), false)
     }
+    const fromFile = Flags.paramsFromFile(flags.paramsFile, text, module.params)
+    if (E.isLeft(fromFile)) return exitWith(fromFile.left, false)
+    params = fromFile.right
   }
   for (const [k, v] of Object.entries(flags.params)) params[k] = v
+  // the parameters cross their codec here, so that a missing or wrong one is a usage error
+  // naming its flag; the dispatcher decodes the same values again
+  const decoded = Flags.decodeParams(module.name, module.params, params, flags.spelled, flags.paramsFile)
+  if (E.isLeft(decoded)) return exitWith(decoded.left, false)
 
   if (flags.printGraph !== undefined) {
     const rec = Graph.recorder(module, undefined)
     try {
-      const output: unknown = await module.run(params, rec.context)
+      const output: unknown = await module.run(decoded.right, rec.context)
       const graph: Graph.Graph = { module: module.name, nodes: [...rec.calls(), Graph.combine('run', output, module.returns)] }
       process.stdout.write(flags.printGraph === 'mermaid' ? Graph.toMermaid(graph) : flags.printGraph === 'dot' ? Graph.toDot(graph) : JSON.stringify(Graph.toJson(graph), null, 2) + '\n')
     } catch (e) {
@@ -147,20 +170,24 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   }
 
   const cacheDir = flags.cacheDir ?? Path.resolve('.crunch')
-  const autoInput: Auto.AutoInput = { env: process.env, ...(flags.dispatcher === undefined ? {} : { requested: flags.dispatcher }), local: { cacheDir, ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }) } }
+  // TODO(lead): LocalOptions.isolation ('process' | 'none') is the lead's; until it is on main the
+  // flag is passed through this cast, and the dispatcher's default applies without the flag
+  const local = { cacheDir, ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }), ...(flags.isolation === undefined ? {} : { isolation: flags.isolation }) } as Local.LocalOptions
+  const autoInput: Auto.AutoInput = { env: process.env, ...(flags.dispatcher === undefined ? {} : { requested: flags.dispatcher }), local }
   let makers = options.makers ?? { local: Local.make }
   const choice = Auto.choose(autoInput)
-  const crunchOnly = flags.submit || flags.project !== undefined || flags.outputName !== undefined || flags.image !== undefined
-  if (crunchOnly && E.isRight(choice) && choice.right === 'local') {
-    return exitWith(Flags.usageError('--submit, --project, --output-name and --image are options of the crunch dispatcher', 'add --dispatcher crunch'), false)
+  const crunchOnly = Flags.OPTIONS.filter((o) => o.crunch === true && argv.some((a) => a === `--${o.flag}` || a.startsWith(`--${o.flag}=`))).map((o) => `--${o.flag}`)
+  if (crunchOnly.length > 0 && E.isRight(choice) && choice.right === 'local') {
+    return exitWith(Flags.usageError(`${crunchOnly.join(', ')} ${crunchOnly.length === 1 ? 'is an option' : 'are options'} of the crunch dispatcher`, 'add --dispatcher crunch'), false)
   }
+  if (!flags.wait && !flags.submit) return exitWith(Flags.usageError('--no-wait is for a submitted runner', 'add --submit (the runner then runs on Arvados, and crunch prints its container request uuid and exits)'), false)
   if (E.isRight(choice) && choice.right === 'crunch' && makers.crunch === undefined) {
     // loaded only when asked for: a local run never loads the Arvados client
     const Crunch = await import('./dispatchers/crunch/index.js')
     const script = process.argv[1] ?? ''
     makers = {
       ...makers,
-      crunch: (env) => Crunch.fromCommandLine({ script, env, home: Os.homedir(), submit: flags.submit, project: flags.project, outputName: flags.outputName, image: flags.image }),
+      crunch: (env) => Crunch.fromCommandLine({ script, env, home: Os.homedir(), submit: flags.submit, project: flags.project, outputName: flags.outputName, image: flags.image, priority: flags.priority }),
     }
   }
   const chosen = Auto.autoDispatcher(autoInput, makers)
@@ -194,6 +221,12 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
     progress.stop()
     if (E.isLeft(result)) return exitWith(result.left, flags.verbose)
     process.stdout.write(JSON.stringify(JSON.parse(result.right.json), null, 2) + '\n')
+    if (flags.outputDir !== undefined) {
+      const written = await Output.write(result.right.value, Path.resolve(flags.outputDir), controller.signal)
+      if (E.isLeft(written)) return exitWith(written.left, flags.verbose)
+      for (const w of written.right) process.stderr.write(`wrote ${w.pdh} to ${shown(w.path)}\n`)
+      if (written.right.length === 0) process.stderr.write(`--output-dir ${flags.outputDir}: the output holds no collection; nothing was written\n`)
+    }
   } finally {
     process.off('SIGINT', onSigint)
     process.off('beforeExit', onBeforeExit)
@@ -239,17 +272,69 @@ const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
  */
 export const runMain = (module: Module.AnyModule, importMetaUrl: string, options: MainOptions = {}): void => {
   if (!isMain(importMetaUrl)) return
+  ;(process as NodeJS.EventEmitter).emit(RUN_MAIN_EVENT)
   void runProgram(module, process.argv.slice(2), options).catch((e: unknown) => exitWith(Errors.fromUnknown(e), true))
 }
 
 const mainUsage = `Usage: crunch <command>
 
 Commands:
-  crunch run <script.ts> [parameters] [options]   run a pipeline script (TypeScript, no build step)
-  crunch cache info|prune|gc [--cache-dir <dir>]  look at and trim the cache (\`crunch cache --help\`)
-  crunch help                                     this text
+  crunch run [options] <script> [parameters] [options]   run a pipeline script (.ts, .mts, .js, .mjs)
+  crunch cache info|prune|gc [--cache-dir <dir>]         look at and trim the cache (\`crunch cache --help\`)
+  crunch help                                            this text
+  crunch --version                                       the version of arvados-crunch
 
-Run \`crunch run <script.ts> --help\` for a script's parameters and options.
+Options may come before or after the script; parameters (from the module's params codec) after it.
+Run \`crunch run <script> --help\` for a script's parameters and options.
+`
+
+/** the package's version, read from its package.json (one level above lib/ and dist/) */
+const version = (): string => {
+  try {
+    const pkg = JSON.parse(Fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name?: string; version?: string }
+    return `${pkg.name ?? 'arvados-crunch'} ${pkg.version ?? 'unknown'}`
+  } catch {
+    return 'arvados-crunch (version unknown)'
+  }
+}
+
+/**
+ * Splits the arguments of `crunch run` into the script and the rest: options may come before
+ * the script (`crunch run --dispatcher crunch x.ts --n 3`), parameters only after it (or as
+ * `--name=value` anywhere).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const splitRunArgs = (args: ReadonlyArray<string>): E.Either<Errors.SdkError, { readonly script: string | undefined; readonly rest: ReadonlyArray<string> }> => {
+  const before: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (!arg.startsWith('-') || arg === '-') return E.right({ script: arg, rest: [...args.slice(i + 1), ...before] })
+    if (arg === '--') {
+      const script = args[i + 1]
+      return E.right({ script, rest: [...args.slice(i + 2), ...before] })
+    }
+    before.push(arg)
+    if (arg.includes('=') || arg === '-h') continue
+    const option = Flags.optionOf(arg.slice(2))
+    if (option === undefined) {
+      return E.left(Flags.usageError(`${arg} comes before the script, and is not an option of crunch run`, 'parameters of the module go after the script: crunch run <script> --name value'))
+    }
+    if (option.value !== undefined) {
+      const value = args[i + 1]
+      if (value === undefined) return E.left(Flags.usageError(`${arg} needs a value`))
+      before.push(value)
+      i++
+    }
+  }
+  return E.right({ script: undefined, rest: before })
+}
+
+const runUsage = `Usage: crunch run [options] <script> [parameters] [options]
+
+Runs the pipeline module of <script> (a .ts, .mts, .js or .mjs file that calls runMain).
+Run \`crunch run <script> --help\` for its parameters and every option.
 `
 
 /**
@@ -259,28 +344,44 @@ Run \`crunch run <script.ts> --help\` for a script's parameters and options.
  * @since 0.1.0
  */
 export const main = async (argv: ReadonlyArray<string>, options: { readonly registerTypeScript?: () => Promise<void> } = {}): Promise<void> => {
-  const [command, script, ...rest] = argv
+  const [command, ...args] = argv
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(mainUsage)
+    process.stdout.write(command === 'help' && args[0] === 'run' ? runUsage : mainUsage)
+    return
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`${version()}\n`)
     return
   }
   if (command === 'cache') return import('./cache/command.js').then(async (Cache) => E.match((e: Errors.SdkError) => exitWith(e, false), (text: string) => void process.stdout.write(text))(await Cache.main(argv.slice(1), process.cwd())))
-  if (command !== 'run') return exitWith(Flags.usageError(`unknown command "${command}"`, 'commands: run, cache, help'), false)
-  if (script === undefined) return exitWith(Flags.usageError('crunch run needs a script: crunch run <script.ts> [parameters]'), false)
+  if (command !== 'run') return exitWith(Flags.usageError(`unknown command "${command}"`, 'commands: run, cache, help; crunch --version prints the version'), false)
+  const split = splitRunArgs(args)
+  if (E.isLeft(split)) return exitWith(split.left, false)
+  const { script, rest } = split.right
+  if (script === undefined) {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(runUsage)
+      return
+    }
+    return exitWith(Flags.usageError('crunch run needs a script: crunch run <script.ts> [parameters]'), false)
+  }
   const file = Path.resolve(script)
-  if (!Fs.existsSync(file)) return exitWith(Flags.usageError(`no such script: ${script}`, 'give the path of a .ts or .js file that calls runMain(module, import.meta.url)'), false)
+  if (!Fs.existsSync(file) || !Fs.statSync(file).isFile()) return exitWith(Flags.usageError(`no such script: ${script}`, 'give the path of a .ts or .js file that calls runMain(module, import.meta.url)'), false)
   // the script's runMain sees itself as the program
   process.argv = [process.argv[0]!, file, ...rest]
+  let ranMain = false
+  const onRunMain = (): void => {
+    ranMain = true
+  }
+  const events = process as NodeJS.EventEmitter
+  events.on(RUN_MAIN_EVENT, onRunMain)
   try {
     if (options.registerTypeScript !== undefined && /\.[cm]?tsx?$/.test(file)) await options.registerTypeScript()
-    await import(Url.pathToFileURL(file).href)
+    const exported = (await import(Url.pathToFileURL(file).href)) as Record<string, unknown>
+    if (!ranMain) exitWith(Script.noRunMain(script, exported), false)
   } catch (cause) {
-    exitWith(
-      Errors.make('ScriptLoadError', 'ARV_SCRIPT_LOAD', `cannot load ${script}: ${cause instanceof Error ? cause.message.split('\n')[0] : Errors.kindOf(cause)}`, { script }, {
-        cause,
-        hint: 'check the imports of the script (run it with --verbose for the stack); packages it imports must be installed where it lives',
-      }),
-      rest.includes('--verbose'),
-    )
+    exitWith(Script.loadError(script, file, cause), rest.includes('--verbose'))
+  } finally {
+    events.off(RUN_MAIN_EVENT, onRunMain)
   }
 }

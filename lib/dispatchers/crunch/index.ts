@@ -208,6 +208,7 @@ export const fromCommandLine = (input: {
   readonly project: string | undefined
   readonly outputName: string | undefined
   readonly image: string | undefined
+  readonly priority?: number | undefined
 }): E.Either<Errors.SdkError, Dispatcher.Dispatcher> => {
   const inRunner = input.env['CRUNCH_ROLE'] === 'runner'
   if (inRunner && input.submit) return E.left(badSetting('--submit', 'true', 'a submitted runner does not submit itself again; drop --submit'))
@@ -218,6 +219,7 @@ export const fromCommandLine = (input: {
     image: input.image,
     project: input.project ?? (input.env['CRUNCH_PROJECT'] === '' ? undefined : input.env['CRUNCH_PROJECT']),
     outputName: input.outputName,
+    priority: input.priority,
     submit: input.submit,
     publishToContainer: inRunner,
   }
