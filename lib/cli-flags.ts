@@ -41,13 +41,8 @@ export interface RunFlags {
   readonly outputDir: string | undefined
   /** the crunch runner: submit the runner itself as a container */
   readonly submit: boolean
-  /** with submit: print the runner's container request uuid and exit */
-  readonly wait: boolean
   readonly project: string | undefined
   readonly outputName: string | undefined
-  readonly outputTags: ReadonlyArray<string>
-  /** name of the runner's container request (submit) */
-  readonly name: string | undefined
   readonly priority: number | undefined
   /** the crunch runner: container image of calls whose work names none */
   readonly image: string | undefined
@@ -109,12 +104,9 @@ export const OPTIONS: ReadonlyArray<Option> = [
   { flag: 'verbose', help: 'show stacks and argument values of failed calls' },
   { flag: 'help', help: 'this text' },
   { flag: 'submit', help: 'run the runner itself in a container (API: true)', crunch: true },
-  { flag: 'no-wait', help: 'with --submit: print the runner\'s container request uuid and exit', crunch: true },
-  { flag: 'name', value: '<name>', help: 'name of the runner\'s container request (with --submit)', crunch: true },
   { flag: 'project', value: '<uuid>', help: 'project owning the requests and the output (alias --project-uuid)', crunch: true },
   { flag: 'project-uuid', value: '<uuid>', help: '', crunch: true },
   { flag: 'output-name', value: '<name>', help: 'name of the final output collection', crunch: true },
-  { flag: 'output-tags', value: '<a,b,...>', help: 'tags of the final output collection (repeatable)', crunch: true },
   { flag: 'priority', value: '<1..1000>', help: 'priority of the container requests (default 500)', crunch: true },
   { flag: 'image', value: '<name>', help: 'container image with node >= 20 (default: CRUNCH_IMAGE or node:20-slim)', crunch: true },
 ]
@@ -291,11 +283,8 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
     isolation: undefined as RunFlags['isolation'],
     outputDir: undefined as string | undefined,
     submit: false,
-    wait: true,
     project: undefined as string | undefined,
     outputName: undefined as string | undefined,
-    outputTags: [] as Array<string>,
-    name: undefined as string | undefined,
     priority: undefined as number | undefined,
     image: undefined as string | undefined,
   }
@@ -327,7 +316,6 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
         else if (name === 'keep-going') flags.keepGoing = true
         else if (name === 'verbose') flags.verbose = true
         else if (name === 'submit') flags.submit = true
-        else if (name === 'no-wait') flags.wait = false
         continue
       }
       const v = takeValue()
@@ -385,12 +373,6 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
           break
         case 'output-name':
           flags.outputName = value
-          break
-        case 'output-tags':
-          flags.outputTags.push(...value.split(',').map((s) => s.trim()).filter((s) => s !== ''))
-          break
-        case 'name':
-          flags.name = value
           break
         case 'image':
           flags.image = value

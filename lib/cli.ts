@@ -180,7 +180,6 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   if (crunchOnly.length > 0 && E.isRight(choice) && choice.right === 'local') {
     return exitWith(Flags.usageError(`${crunchOnly.join(', ')} ${crunchOnly.length === 1 ? 'is an option' : 'are options'} of the crunch dispatcher`, 'add --dispatcher crunch'), false)
   }
-  if (!flags.wait && !flags.submit) return exitWith(Flags.usageError('--no-wait is for a submitted runner', 'add --submit (the runner then runs on Arvados, and crunch prints its container request uuid and exits)'), false)
   if (E.isRight(choice) && choice.right === 'crunch' && makers.crunch === undefined) {
     // loaded only when asked for: a local run never loads the Arvados client
     const Crunch = await import('./dispatchers/crunch/index.js')

@@ -233,29 +233,27 @@ conventions('should refuse unknown keys in a --params file, and a file that is n
 conventions('should keep its own options when a parameter has the same name; the parameter comes from --params', async () => {
   const dir = tmp()
   const file = Path.join(dir, 'params.json')
-  Fs.writeFileSync(file, JSON.stringify({ verbose: true, name: 'from the file' }))
+  Fs.writeFileSync(file, JSON.stringify({ verbose: true, project: 'from the file' }))
   const r = await crunch(['run', shadow, '--params', file, '--delay-ms', '5', '--verbose', '--cache-dir', dir, '--progress', 'none'])
   assert.is(r.code, 0, r.stderr)
   assert.is(JSON.parse(r.stdout), 'from the file: verbose=true, delayMs=5')
   const help = await crunch(['run', shadow, '--help'])
   assert.match(help.stdout, /"verbose" \(only in --params\)\s+boolean/)
-  assert.match(help.stdout, /"name" \(only in --params\)\s+string/)
+  assert.match(help.stdout, /"project" \(only in --params\)\s+string/)
   assert.match(help.stdout, /--delay-ms <number>\s+number/)
   assert.match(help.stdout, /--verbose\s+show stacks/)
 })
 
 conventions('should say that a parameter named like an option is given in --params when it is missing', async () => {
   const r = await crunch(['run', shadow, '--delay-ms', '5', '--verbose'])
-  usage(r, /missing "verbose" \(in --params: --verbose is an option of crunch\), "name" \(in --params: --name is an option of crunch\): required by module "shadow"\n  hint: give "verbose", "name" in a --params file/)
+  usage(r, /missing "verbose" \(in --params: --verbose is an option of crunch\), "project" \(in --params: --project is an option of crunch\): required by module "shadow"\n  hint: give "verbose", "project" in a --params file/)
 })
 
 conventions('should check the values of the options of the crunch dispatcher before anything runs', async () => {
   usage(await crunch(['run', numbers, '--n', '1', '--priority', '1001', '--dispatcher', 'crunch']), /--priority expects a whole number from 1 to 1000, got "1001"/)
   usage(await crunch(['run', numbers, '--n', '1', '--priority', 'high']), /--priority expects a whole number from 1 to 1000, got "high"/)
   const local = { env: { CRUNCH_DISPATCHER: '', CRUNCH_ROLE: '' } }
-  usage(await crunch(['run', numbers, '--n', '1', '--project-uuid', 'zzzzz-j7d0g-aaaaaaaaaaaaaaa', '--name', 'x', '--cache-dir', tmp()], local), /--name, --project-uuid are options of the crunch dispatcher\n  hint: add --dispatcher crunch/)
-  usage(await crunch(['run', numbers, '--n', '1', '--output-tags', 'a,b', '--cache-dir', tmp()], local), /--output-tags is an option of the crunch dispatcher/)
-  usage(await crunch(['run', numbers, '--n', '1', '--no-wait', '--dispatcher', 'crunch']), /--no-wait is for a submitted runner\n  hint: add --submit/)
+  usage(await crunch(['run', numbers, '--n', '1', '--project-uuid', 'zzzzz-j7d0g-aaaaaaaaaaaaaaa', '--priority', '3', '--cache-dir', tmp()], local), /--project-uuid, --priority are options of the crunch dispatcher\n  hint: add --dispatcher crunch/)
 })
 
 conventions('should take --isolation process|none for the local dispatcher', async () => {
