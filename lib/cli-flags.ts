@@ -101,7 +101,7 @@ export const OPTIONS: ReadonlyArray<Option> = [
   { flag: 'output-dir', value: '<dir>', help: 'write the collections of the output as files under <dir>' },
   { flag: 'print-graph', value: '<mermaid|dot|json>', help: 'print the call graph made by run() and exit' },
   { flag: 'progress', value: '<auto|json|none>', help: 'progress on stderr (auto: live on a TTY, JSON lines otherwise)' },
-  { flag: 'verbose', help: 'show stacks and argument values of failed calls' },
+  { flag: 'verbose', help: 'show stacks of failed calls' },
   { flag: 'help', help: 'this text' },
   { flag: 'submit', help: 'run the runner itself in a container (API: true)', crunch: true },
   { flag: 'project', value: '<uuid>', help: 'project owning the requests and the output (alias --project-uuid)', crunch: true },

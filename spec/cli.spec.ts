@@ -339,7 +339,7 @@ outputDir('should refuse an output key that would leave the directory, writing n
   const out = Path.join(dir, 'out')
   const r = await crunch(['run', outputs, '--title', 'x', '--key', '..', '--output-dir', out, '--cache-dir', dir, '--progress', 'none'])
   assert.is(r.code, 1)
-  assert.match(r.stderr, /OutputDirError \[ARV_UNSAFE_PATH\]: the output key "\.\." cannot name a directory under .*; nothing was written/)
+  assert.match(r.stderr, /MaterializeError \[ARV_UNSAFE_PATH\]: the output key "\.\." cannot name a directory under .*; nothing was written/)
   assert.not.ok(Fs.existsSync(out))
   assert.equal(Fs.readdirSync(dir).filter((f) => f.startsWith('part')), [])
 })

@@ -51,7 +51,7 @@ export const collectionsIn = (value: unknown, place: ReadonlyArray<string> = [])
   return []
 }
 
-const outputError = (code: string, message: string, hint: string, cause?: unknown) => Errors.make('OutputDirError', code, message, {}, { hint, ...(cause === undefined ? {} : { cause }) })
+const outputError = (code: string, message: string, hint: string, cause?: unknown) => Errors.make('MaterializeError', code, message, {}, { hint, ...(cause === undefined ? {} : { cause }) })
 
 const writeFile = async (f: Collection.CollectionFile, dir: string): Promise<E.Either<Errors.SdkError, string>> => {
   const name = f.path.slice(f.path.lastIndexOf('/') + 1)
