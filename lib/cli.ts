@@ -342,7 +342,7 @@ Run \`crunch run <script> --help\` for its parameters and every option.
  * @category interpreters
  * @since 0.1.0
  */
-export const main = async (argv: ReadonlyArray<string>, options: { readonly registerTypeScript?: () => Promise<void> } = {}): Promise<void> => {
+export const main = async (argv: ReadonlyArray<string>, options: { readonly loadTypeScript?: (file: string) => Promise<string> } = {}): Promise<void> => {
   const [command, ...args] = argv
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(command === 'help' && args[0] === 'run' ? runUsage : mainUsage)
@@ -375,8 +375,8 @@ export const main = async (argv: ReadonlyArray<string>, options: { readonly regi
   const events = process as NodeJS.EventEmitter
   events.on(RUN_MAIN_EVENT, onRunMain)
   try {
-    if (options.registerTypeScript !== undefined && /\.[cm]?tsx?$/.test(file)) await options.registerTypeScript()
-    const exported = (await import(Url.pathToFileURL(file).href)) as Record<string, unknown>
+    const url = options.loadTypeScript !== undefined && /\.[cm]?tsx?$/.test(file) ? await options.loadTypeScript(file) : Url.pathToFileURL(file).href
+    const exported = (await import(url)) as Record<string, unknown>
     if (!ranMain) exitWith(Script.noRunMain(script, exported), false)
   } catch (cause) {
     exitWith(Script.loadError(script, file, cause), rest.includes('--verbose'))

@@ -215,6 +215,23 @@ Consumer('should pack the built JavaScript, its declarations and maps, and no sp
   assert.equal(files.filter((f) => f.startsWith('spec/') || f.startsWith('node_modules/')), [])
 })
 
+Consumer('should ship LICENSE and every file that a link of the shipped documentation points to', ({ files }) => {
+  assert.ok(files.includes('LICENSE'), 'LICENSE is not in the tarball')
+  const broken: Array<string> = []
+  for (const page of files.filter((f) => f.endsWith('.md'))) {
+    const text = Fs.readFileSync(Path.join(root, page), 'utf8')
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1]!.split('#')[0]!
+      if (target === '' || /^[a-z]+:/.test(target)) continue
+      const resolved = Path.posix.normalize(Path.posix.join(Path.posix.dirname(page), target)).replace(/\/$/, '')
+      // (a link to a page that does not exist in the repository either is the docs' own problem)
+      if (!Fs.existsSync(Path.join(root, resolved))) continue
+      if (!files.includes(resolved) && !files.some((f) => f.startsWith(`${resolved}/`))) broken.push(`${page}: ${m[1]!}`)
+    }
+  }
+  assert.equal(broken, [], 'links that do not resolve inside the tarball')
+})
+
 Consumer('should import every export from a plain .mjs under node, with no loader', async ({ projects }) => {
   for (const dir of Object.values(projects)) {
     const r = await sh(process.execPath, ['imports.mjs'], dir)

@@ -312,3 +312,29 @@ ErrorTable('should list every ARV_* code and every error tag that lib/ can produ
 })
 
 ErrorTable.run()
+
+// -------------------------------------------------------------------------------------
+// imports in snippets
+// -------------------------------------------------------------------------------------
+
+const Snippets = suite('docs: code snippets')
+
+const markdownFiles = (): Array<string> => [Path.join(root, 'README.md'), ...pagesUnder(Path.join(root, 'docs'))]
+
+Snippets('should import only what a user can import: packages, public entry points of arvados-crunch, their own files', () => {
+  const exported = Object.keys((JSON.parse(Fs.readFileSync(Path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports).map((k) => (k === '.' ? 'arvados-crunch' : `arvados-crunch/${k.slice(2)}`))
+  const wrong: Array<string> = []
+  for (const file of markdownFiles()) {
+    const text = Fs.readFileSync(file, 'utf8')
+    for (const block of text.matchAll(/```(?:ts|typescript|js|javascript|mjs)\n([\s\S]*?)```/g)) {
+      for (const m of block[1]!.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+        const spec = m[1]!
+        const ok = spec.startsWith('.') ? !spec.startsWith('../') && !/(^|\/)(lib|spec|dist)\//.test(spec) : spec.startsWith('arvados-crunch') ? exported.includes(spec) : true
+        if (!ok) wrong.push(`${Path.relative(root, file)}: ${spec}`)
+      }
+    }
+  }
+  assert.equal(wrong, [], 'snippets importing what a user of the package cannot')
+})
+
+Snippets.run()

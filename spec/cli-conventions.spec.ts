@@ -1,0 +1,210 @@
+/**
+ * The conventions of the `crunch` command: where options go, --version and help, usage errors
+ * (exit 2, the flag as typed), scripts it cannot run, and --output-dir. Each case runs the real
+ * command (lib/bin.js) as a child process.
+ */
+import * as Fs from 'node:fs'
+import * as Os from 'node:os'
+import * as Path from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { crunch, root } from './support/cli.js'
+
+const tmp = (): string => Fs.mkdtempSync(Path.join(Os.tmpdir(), 'crunch-cli-'))
+const numbers = Path.join(root, 'samples', 'numbers.ts')
+const failures = Path.join(root, 'samples', 'docs', 'failures.ts')
+const shadow = Path.join(root, 'spec', 'fixtures', 'cli', 'shadow.ts')
+const outputs = Path.join(root, 'spec', 'fixtures', 'cli', 'outputs.ts')
+const sdk = JSON.stringify(Path.join(root, 'lib', 'index.js'))
+const ioTs = JSON.stringify(Path.join(root, 'node_modules', 'io-ts', 'lib', 'index.js'))
+const usage = (r: { code: number | null; stdout: string; stderr: string }, message: RegExp): void => {
+  assert.is(r.code, 2, r.stderr)
+  assert.is(r.stdout, '')
+  assert.match(r.stderr, /^UsageError \[ARV_USAGE\]: /)
+  assert.match(r.stderr, message)
+}
+
+const conventions = suite('crunch: command-line conventions')
+
+conventions('should take options before the script as well as after it', async () => {
+  const dir = tmp()
+  const r = await crunch(['run', '--dispatcher', 'local', '--cache-dir', dir, '--progress=none', numbers, '--n', '2', '--no-reuse'])
+  assert.is(r.code, 0, r.stderr)
+  assert.is(JSON.parse(r.stdout).sumOfSquares, 5)
+})
+
+conventions('should refuse a parameter before the script, saying where parameters go', async () => {
+  usage(await crunch(['run', '--n', '2', numbers]), /--n comes before the script, and is not an option of crunch run\n  hint: parameters of the module go after the script/)
+})
+
+conventions('should print its version with --version', async () => {
+  const version = (JSON.parse(Fs.readFileSync(Path.join(root, 'package.json'), 'utf8')) as { version: string }).version
+  for (const flag of ['--version', '-v', 'version']) {
+    const r = await crunch([flag])
+    assert.is(r.code, 0, r.stderr)
+    assert.is(r.stdout, `arvados-crunch ${version}\n`)
+  }
+})
+
+conventions('should print its usage for crunch help, crunch --help and no command; exit 2 on an unknown command', async () => {
+  for (const args of [['help'], ['--help'], []]) {
+    const r = await crunch(args)
+    assert.is(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^Usage: crunch <command>\n[\s\S]*crunch run \[options\] <script>/)
+  }
+  const run = await crunch(['help', 'run'])
+  assert.match(run.stdout, /^Usage: crunch run \[options\] <script>/)
+  usage(await crunch(['start', numbers]), /unknown command "start"\n  hint: commands: run, help/)
+  usage(await crunch(['run']), /crunch run needs a script/)
+})
+
+conventions('should name the flag as the user spelled it', async () => {
+  usage(await crunch(['run', failures, '--inputs', '1', '--wait-ms', 'soon']), /--wait-ms expects a number, got "soon"/)
+  usage(await crunch(['run', failures, '--inputs', '1', '--waitMs', 'soon']), /--waitMs expects a number, got "soon"/)
+})
+
+conventions('should take decimal numbers only (0x10, 1_000, Infinity and "" are refused)', async () => {
+  for (const bad of ['0x10', '1_000', 'Infinity', '', '12abc']) usage(await crunch(['run', numbers, '--n', bad]), new RegExp(`--n expects a number, got "${bad}"\\n  hint: write the number in decimal`))
+  usage(await crunch(['run', numbers, '--n', '2', '--concurrency', '0x2']), /--concurrency expects a whole number >= 1, got "0x2"/)
+  const ok = await crunch(['run', numbers, '--n', '2e0', '--cache-dir', tmp(), '--progress', 'none'])
+  assert.is(ok.code, 0, ok.stderr)
+})
+
+conventions('should refuse unknown keys in a --params file, and a file that is not a JSON object', async () => {
+  const dir = tmp()
+  const file = Path.join(dir, 'params.json')
+  Fs.writeFileSync(file, JSON.stringify({ n: 2, count: 3 }))
+  usage(await crunch(['run', numbers, '--params', file]), /--params .*params\.json: unknown key "count"\n  hint: this module's parameters are n/)
+  Fs.writeFileSync(file, '[1, 2]')
+  usage(await crunch(['run', numbers, '--params', file]), /must hold a JSON object, not array/)
+  Fs.writeFileSync(file, '{"n": ')
+  usage(await crunch(['run', numbers, '--params', file]), /is not valid JSON/)
+  usage(await crunch(['run', numbers, '--params', Path.join(dir, 'none.json')]), /--params .*none\.json: cannot read the file/)
+})
+
+conventions('should keep its own options when a parameter has the same name; the parameter comes from --params', async () => {
+  const dir = tmp()
+  const file = Path.join(dir, 'params.json')
+  Fs.writeFileSync(file, JSON.stringify({ verbose: true, project: 'from the file' }))
+  const r = await crunch(['run', shadow, '--params', file, '--delay-ms', '5', '--verbose', '--cache-dir', dir, '--progress', 'none'])
+  assert.is(r.code, 0, r.stderr)
+  assert.is(JSON.parse(r.stdout), 'from the file: verbose=true, delayMs=5')
+  const help = await crunch(['run', shadow, '--help'])
+  assert.match(help.stdout, /"verbose" \(only in --params\)\s+boolean/)
+  assert.match(help.stdout, /"project" \(only in --params\)\s+string/)
+  assert.match(help.stdout, /--delay-ms <number>\s+number/)
+  assert.match(help.stdout, /--verbose\s+show stacks/)
+})
+
+conventions('should say that a parameter named like an option is given in --params when it is missing', async () => {
+  const r = await crunch(['run', shadow, '--delay-ms', '5', '--verbose'])
+  usage(r, /missing "verbose" \(in --params: --verbose is an option of crunch\), "project" \(in --params: --project is an option of crunch\): required by module "shadow"\n  hint: give "verbose", "project" in a --params file/)
+})
+
+conventions('should check the values of the options of the crunch dispatcher before anything runs', async () => {
+  usage(await crunch(['run', numbers, '--n', '1', '--priority', '1001', '--dispatcher', 'crunch']), /--priority expects a whole number from 1 to 1000, got "1001"/)
+  usage(await crunch(['run', numbers, '--n', '1', '--priority', 'high']), /--priority expects a whole number from 1 to 1000, got "high"/)
+  const local = { env: { CRUNCH_DISPATCHER: '', CRUNCH_ROLE: '' } }
+  usage(await crunch(['run', numbers, '--n', '1', '--project-uuid', 'zzzzz-j7d0g-aaaaaaaaaaaaaaa', '--priority', '3', '--cache-dir', tmp()], local), /--project-uuid, --priority are options of the crunch dispatcher\n  hint: add --dispatcher crunch/)
+})
+
+conventions('should take --isolation process|none for the local dispatcher', async () => {
+  usage(await crunch(['run', numbers, '--n', '1', '--isolation', 'thread']), /--isolation must be process or none, got "thread"/)
+  const r = await crunch(['run', numbers, '--n', '2', '--isolation', 'none', '--cache-dir', tmp(), '--progress', 'none'])
+  assert.is(r.code, 0, r.stderr)
+  assert.is(JSON.parse(r.stdout).chained, 5)
+})
+
+conventions('should decode the parameters before --print-graph evaluates run(): a missing one is a usage error', async () => {
+  usage(await crunch(['run', numbers, '--print-graph', 'mermaid']), /missing --n: required by module "numbers"/)
+  const file = Path.join(tmp(), 'params.json')
+  Fs.writeFileSync(file, JSON.stringify({ inputs: [1, 'x'] }))
+  usage(await crunch(['run', failures, '--params', file, '--wait-ms', '3', '--print-graph', 'json']), /the parameters of module "failures" do not fit its codec\n  ✖ "inputs"\[1\] in .*params\.json: expected number, received string/)
+})
+
+conventions.run()
+
+// ---
+
+const scripts = suite('crunch: scripts it cannot run')
+
+scripts('should headline a TypeScript syntax error with file:line:col and the message', async () => {
+  const dir = tmp()
+  Fs.writeFileSync(Path.join(dir, 'package.json'), '{"type":"module"}')
+  Fs.writeFileSync(Path.join(dir, 'typo.ts'), "import * as t from 'io-ts'\nconst x: number = (\nexport const y = 1\n")
+  const r = await crunch(['run', 'typo.ts'], { cwd: dir })
+  assert.is(r.code, 1)
+  assert.is(r.stdout, '')
+  assert.match(r.stderr, /^ScriptLoadError \[ARV_SCRIPT_LOAD\]: typo\.ts:3:1: Unexpected "export"\n\s+3 \| export const y = 1\n\s+\| \^\n  hint: fix the syntax error in typo\.ts; nothing ran\n$/)
+})
+
+scripts('should explain the CommonJS trap: "type": "module" or .mts', async () => {
+  const dir = tmp()
+  Fs.writeFileSync(Path.join(dir, 'package.json'), '{"name":"made-by-npm-init","type":"commonjs"}')
+  Fs.writeFileSync(Path.join(dir, 'cjs.ts'), `import * as t from ${ioTs}\nimport { defineModule, runMain, work } from ${sdk}\nconst one = work({ args: [], returns: t.number }, () => 1)\nexport const M = defineModule({ name: 'm', params: t.type({}), work: { one }, run: (_p, { work: w }) => w.one() })\nrunMain(M, import.meta.url)\n`)
+  const r = await crunch(['run', 'cjs.ts'], { cwd: dir })
+  assert.is(r.code, 1)
+  assert.match(r.stderr, /^ScriptLoadError \[ARV_SCRIPT_LOAD\]: cannot load cjs\.ts: node loads it as CommonJS, and a crunch script is an ES module \(it calls runMain\(module, import\.meta\.url\)\)\n  hint: add "type": "module" to package\.json, or rename the script to cjs\.mts\n/)
+})
+
+scripts('should say so when a script does not call runMain, with or without --help', async () => {
+  const dir = tmp()
+  Fs.writeFileSync(Path.join(dir, 'package.json'), '{"type":"module"}')
+  Fs.writeFileSync(Path.join(dir, 'quiet.ts'), `import * as t from ${ioTs}\nimport { defineModule, work } from ${sdk}\nconst one = work({ args: [], returns: t.number }, () => 1)\nexport const Quiet = defineModule({ name: 'quiet', params: t.type({}), work: { one }, run: (_p, { work: w }) => w.one() })\n`)
+  for (const extra of [[], ['--help']]) {
+    const r = await crunch(['run', 'quiet.ts', ...extra], { cwd: dir })
+    assert.is(r.code, 1)
+    assert.is(r.stdout, '')
+    assert.is(r.stderr, "NoRunMainError [ARV_NO_RUN_MAIN]: quiet.ts does not call runMain: there is nothing to run\n  hint: end the script with runMain(Quiet, import.meta.url) (import { runMain } from 'arvados-crunch')\n")
+  }
+})
+
+scripts('should name a package the script imports that is not installed, and how to install it', async () => {
+  const dir = tmp()
+  Fs.writeFileSync(Path.join(dir, 'package.json'), '{"type":"module"}')
+  Fs.writeFileSync(Path.join(dir, 'deps.ts'), "import { parse } from 'no-such-package-here'\nconsole.log(parse)\n")
+  const r = await crunch(['run', 'deps.ts'], { cwd: dir })
+  assert.is(r.code, 1)
+  assert.match(r.stderr, /^ScriptLoadError \[ARV_SCRIPT_LOAD\]: cannot load deps\.ts: Cannot find package 'no-such-package-here'[^\n]*\n  hint: install it where the script lives \(npm install no-such-package-here\)/)
+})
+
+scripts.run()
+
+// ---
+
+const outputDir = suite('crunch run --output-dir')
+
+outputDir('should write each collection of the output under the directory, named by its place in the output', async () => {
+  const dir = tmp()
+  const out = Path.join(dir, 'out')
+  const r = await crunch(['run', outputs, '--title', 'Counts', '--key', 'report', '--output-dir', out, '--cache-dir', dir, '--progress', 'none'])
+  assert.is(r.code, 0, r.stderr)
+  assert.is(JSON.parse(r.stdout).count, 2)
+  const files = (d: string, prefix = ''): Array<string> => Fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(Path.join(d, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])).sort()
+  assert.equal(files(out), ['parts/0/part-0.txt', 'parts/1/part-1.txt', 'report/report.txt', 'report/tables/counts.csv'])
+  assert.is(Fs.readFileSync(Path.join(out, 'report', 'tables', 'counts.csv'), 'utf8'), 'a,1\nb,2\n')
+  assert.match(r.stderr, /wrote [0-9a-f]{32}\+\d+ to .*out\/report\n/)
+})
+
+outputDir('should refuse an output key that would leave the directory, writing nothing', async () => {
+  const dir = tmp()
+  const out = Path.join(dir, 'out')
+  const r = await crunch(['run', outputs, '--title', 'x', '--key', '..', '--output-dir', out, '--cache-dir', dir, '--progress', 'none'])
+  assert.is(r.code, 1)
+  assert.match(r.stderr, /MaterializeError \[ARV_UNSAFE_PATH\]: the output key "\.\." cannot name a directory under .*; nothing was written/)
+  assert.not.ok(Fs.existsSync(out))
+  assert.equal(Fs.readdirSync(dir).filter((f) => f.startsWith('part')), [])
+})
+
+outputDir('should refuse to write into a directory that is not empty', async () => {
+  const dir = tmp()
+  const out = Path.join(dir, 'out')
+  Fs.mkdirSync(Path.join(out, 'report'), { recursive: true })
+  Fs.writeFileSync(Path.join(out, 'report', 'mine.txt'), 'keep me')
+  const r = await crunch(['run', outputs, '--title', 'x', '--key', 'report', '--output-dir', out, '--cache-dir', dir, '--progress', 'none'])
+  assert.is(r.code, 1)
+  assert.match(r.stderr, /the directory is not empty/)
+  assert.is(Fs.readFileSync(Path.join(out, 'report', 'mine.txt'), 'utf8'), 'keep me')
+})
+
+outputDir.run()
