@@ -41,6 +41,10 @@ export interface RunFlags {
   readonly outputDir: string | undefined
   /** the crunch runner: submit the runner itself as a container */
   readonly submit: boolean
+  /** with submit: follow the runner to its end (false: print its request uuid and exit) */
+  readonly wait: boolean
+  /** with submit: name of the runner's container request */
+  readonly name: string | undefined
   readonly project: string | undefined
   readonly outputName: string | undefined
   readonly priority: number | undefined
@@ -104,6 +108,8 @@ export const OPTIONS: ReadonlyArray<Option> = [
   { flag: 'verbose', help: 'show stacks of failed calls' },
   { flag: 'help', help: 'this text' },
   { flag: 'submit', help: 'run the runner itself in a container (API: true)', crunch: true },
+  { flag: 'no-wait', help: 'with --submit: print the runner\'s container request uuid and exit', crunch: true },
+  { flag: 'name', value: '<name>', help: 'with --submit: name of the runner\'s container request', crunch: true },
   { flag: 'project', value: '<uuid>', help: 'project owning the requests and the output (alias --project-uuid)', crunch: true },
   { flag: 'project-uuid', value: '<uuid>', help: '', crunch: true },
   { flag: 'output-name', value: '<name>', help: 'name of the final output collection', crunch: true },
@@ -283,6 +289,8 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
     isolation: undefined as RunFlags['isolation'],
     outputDir: undefined as string | undefined,
     submit: false,
+    wait: true,
+    name: undefined as string | undefined,
     project: undefined as string | undefined,
     outputName: undefined as string | undefined,
     priority: undefined as number | undefined,
@@ -316,6 +324,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
         else if (name === 'keep-going') flags.keepGoing = true
         else if (name === 'verbose') flags.verbose = true
         else if (name === 'submit') flags.submit = true
+        else if (name === 'no-wait') flags.wait = false
         continue
       }
       const v = takeValue()
@@ -376,6 +385,9 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
           break
         case 'image':
           flags.image = value
+          break
+        case 'name':
+          flags.name = value
           break
       }
       continue

@@ -115,7 +115,8 @@ const shown = (p: string): string => {
 }
 
 const exitWith = (error: Errors.SdkError, verbose: boolean): void => {
-  process.stderr.write(Errors.format(error, { stack: verbose, secrets: [process.env['ARVADOS_API_TOKEN'] ?? ''] }) + '\n')
+  // without --verbose, a failed call still says where in the user's code it failed
+  process.stderr.write(Errors.format(verbose ? error : Script.withUserFrame(error), { stack: verbose, secrets: [process.env['ARVADOS_API_TOKEN'] ?? ''] }) + '\n')
   process.exitCode = error.code === 'ARV_USAGE' ? 2 : error.code === 'ARV_CANCELLED' ? 130 : 1
 }
 
@@ -180,13 +181,14 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   if (crunchOnly.length > 0 && E.isRight(choice) && choice.right === 'local') {
     return exitWith(Flags.usageError(`${crunchOnly.join(', ')} ${crunchOnly.length === 1 ? 'is an option' : 'are options'} of the crunch dispatcher`, 'add --dispatcher crunch'), false)
   }
+  if ((!flags.wait || flags.name !== undefined) && !flags.submit) return exitWith(Flags.usageError(`${flags.wait ? '--name' : '--no-wait'} is an option of a submitted runner`, 'add --submit (the runner then runs in a container on Arvados)'), false)
   if (E.isRight(choice) && choice.right === 'crunch' && makers.crunch === undefined) {
     // loaded only when asked for: a local run never loads the Arvados client
     const Crunch = await import('./dispatchers/crunch/index.js')
     const script = process.argv[1] ?? ''
     makers = {
       ...makers,
-      crunch: (env) => Crunch.fromCommandLine({ script, env, home: Os.homedir(), submit: flags.submit, project: flags.project, outputName: flags.outputName, image: flags.image, priority: flags.priority }),
+      crunch: (env) => Crunch.fromCommandLine({ script, env, home: Os.homedir(), submit: flags.submit, project: flags.project, outputName: flags.outputName, image: flags.image, priority: flags.priority, runnerName: flags.name }),
     }
   }
   const chosen = Auto.autoDispatcher(autoInput, makers)
@@ -215,8 +217,18 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   }
   process.on('beforeExit', onBeforeExit)
   const progress = progressReporter(flags.progress)
+  // --no-wait: once the runner's request is committed, say which it is and leave it running
+  const onEvent = flags.wait
+    ? progress.onEvent
+    : (e: Dispatcher.Event): void => {
+        progress.onEvent(e)
+        if (e.type === 'start' && e.work === 'runner') {
+          process.stdout.write(`${e.id}\n`)
+          process.exit(0)
+        }
+      }
   try {
-    const result = await chosen.right.run(module, params, { signal: controller.signal, reuse: flags.reuse, keepGoing: flags.keepGoing, onEvent: progress.onEvent })()
+    const result = await chosen.right.run(module, params, { signal: controller.signal, reuse: flags.reuse, keepGoing: flags.keepGoing, onEvent })()
     progress.stop()
     if (E.isLeft(result)) return exitWith(result.left, flags.verbose)
     process.stdout.write(JSON.stringify(JSON.parse(result.right.json), null, 2) + '\n')

@@ -8,6 +8,7 @@
  */
 import * as Fs from 'node:fs'
 import * as Path from 'node:path'
+import * as Url from 'node:url'
 import * as Errors from '../errors.js'
 
 // -------------------------------------------------------------------------------------
@@ -137,4 +138,46 @@ export const noRunMain = (script: string, exports: Readonly<Record<string, unkno
   return Errors.make('NoRunMainError', 'ARV_NO_RUN_MAIN', `${script} does not call runMain: there is nothing to run`, { script }, {
     hint: `end the script with runMain(${name}, import.meta.url) (import { runMain } from 'arvados-crunch')`,
   })
+}
+
+/** the directory of the SDK's own files (lib/ or dist/): frames there are not the user's */
+const sdkDir = Path.resolve(Path.dirname(Url.fileURLToPath(import.meta.url)), '..')
+
+/**
+ * The first frame of `stack` in the user's code (not node's, not a package's, not the SDK's),
+ * as `file:line:col` relative to the working directory.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const userFrame = (stack: string): string | undefined => {
+  for (const line of stack.split('\n').slice(1)) {
+    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line.trim())
+    if (m === null) continue
+    const file = m[1]!.startsWith('file://') ? Url.fileURLToPath(m[1]!) : m[1]!
+    if (file.startsWith(sdkDir + Path.sep) || file.includes(`${Path.sep}node_modules${Path.sep}`)) continue
+    const rel = Path.relative(process.cwd(), file)
+    return `${rel.startsWith('..') ? file : rel}:${m[2]!}:${m[3]!}`
+  }
+  return undefined
+}
+
+/**
+ * A failed call's error with the place in the user's code where it was thrown (one more detail
+ * line, `at file:line:col`), found in the stack of its cause.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const withUserFrame = (error: Errors.SdkError): Errors.SdkError => {
+  if (error._tag !== 'WorkFailedError' && error._tag !== 'RunFailedError') return error
+  let cause: unknown = error.cause
+  for (let depth = 0; depth < 5 && cause !== undefined; depth++) {
+    if (Errors.isSdkError(cause)) cause = cause.cause
+    else if (cause instanceof Error && typeof cause.stack === 'string') {
+      const frame = userFrame(cause.stack)
+      return frame === undefined ? error : { ...error, details: [...(error.details ?? []), `at ${frame}`] }
+    } else return error
+  }
+  return error
 }

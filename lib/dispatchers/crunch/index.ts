@@ -65,6 +65,8 @@ export interface CrunchOptions {
   readonly priority?: number | undefined
   /** start the runner itself as a container and follow it */
   readonly submit?: boolean | undefined
+  /** with submit: the name of the runner's container request */
+  readonly runnerName?: string | undefined
   /** the bundle already in Keep (a submitted runner gets it as `CRUNCH_BUNDLE`) */
   readonly bundle?: Request.Bundle | undefined
   /** inside a submitted runner: publish the final output as the container's output */
@@ -184,7 +186,7 @@ export const make = (options: CrunchOptions): Dispatcher.Dispatcher => ({
         publishToContainer: options.publishToContainer === true,
         uploads: options.publishToContainer === true ? undefined : Store.make(options.uploadStore ?? Store.defaultDir(options.env, options.home)),
       }
-      if (options.submit === true) return await Submit.submit(rc, module, params, runOptions)
+      if (options.submit === true) return await Submit.submit(rc, module, params, runOptions, { name: options.runnerName })
       return await Runner.interpret(rc, module, params, runOptions)
     } finally {
       await Promise.allSettled([api.close(), keep.close()])
@@ -209,6 +211,7 @@ export const fromCommandLine = (input: {
   readonly outputName: string | undefined
   readonly image: string | undefined
   readonly priority?: number | undefined
+  readonly runnerName?: string | undefined
 }): E.Either<Errors.SdkError, Dispatcher.Dispatcher> => {
   const inRunner = input.env['CRUNCH_ROLE'] === 'runner'
   if (inRunner && input.submit) return E.left(badSetting('--submit', 'true', 'a submitted runner does not submit itself again; drop --submit'))
@@ -220,6 +223,7 @@ export const fromCommandLine = (input: {
     project: input.project ?? (input.env['CRUNCH_PROJECT'] === '' ? undefined : input.env['CRUNCH_PROJECT']),
     outputName: input.outputName,
     priority: input.priority,
+    runnerName: input.runnerName,
     submit: input.submit,
     publishToContainer: inRunner,
   }

@@ -58,8 +58,10 @@ export const runnerRequest = (input: {
   readonly replicas: number
   readonly reuse: boolean
   readonly keepGoing: boolean
+  /** the request's name (arvados-cwl-runner's --name); default `<module> (arvados-crunch runner)` */
+  readonly name?: string | undefined
 }): Request.Attributes => ({
-  name: `${input.module} (arvados-crunch runner)`,
+  name: input.name ?? `${input.module} (arvados-crunch runner)`,
   state: 'Committed',
   priority: input.priority,
   command: [
@@ -128,6 +130,7 @@ export const submit = async <M extends Module.AnyModule>(
   module: M,
   rawParams: unknown,
   runOptions: Dispatcher.RunOptions,
+  request: { readonly name?: string | undefined } = {},
 ): Promise<E.Either<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>>>> => {
   const emit = runOptions.onEvent ?? (() => undefined)
   const signal = runOptions.signal ?? new AbortController().signal
@@ -154,6 +157,7 @@ export const submit = async <M extends Module.AnyModule>(
     replicas: rc.replicas,
     reuse: runOptions.reuse !== false,
     keepGoing: runOptions.keepGoing === true,
+    name: request.name,
   })
   if (signal.aborted) return E.left(Dispatcher.cancelled(module.name, signal.reason))
   const created = await rc.api.containerRequests.create(attrs, { createId: `runner.${Crypto.randomUUID()}` })()
