@@ -468,10 +468,11 @@ export const decodeParams = (moduleName: string, paramsCodec: t.Mixed, params: R
     return shadowed.has(field) ? `"${field}"${rest} (in --params: --${camelToKebab(field)} is an option of crunch)` : `--${camelToKebab(field)}${rest}`
   }
   const missing = issues.filter((i) => i.received.startsWith('nothing') && !i.path.includes('.') && !i.path.includes('['))
-  const details = issues.slice(0, 5).map((i) => (i.received.startsWith('nothing') ? `✖ ${where(i.path)} is missing (${i.expected})` : `✖ ${where(i.path)}: ${i.message ?? `expected ${i.expected}, received ${i.received}`}`))
+  // (no "name: value" shapes: a flag such as --token must not look like a secret to redaction)
+  const details = issues.slice(0, 5).map((i) => (i.received.startsWith('nothing') ? `✖ ${where(i.path)} is missing (${i.expected})` : `✖ ${where(i.path)} ${i.message ?? `expected ${i.expected}, received ${i.received}`}`))
   const headline =
     missing.length === issues.length
-      ? `missing ${missing.map((i) => where(i.path)).join(', ')}: required by module "${moduleName}"`
+      ? `module "${moduleName}" needs ${missing.map((i) => where(i.path)).join(', ')}`
       : `the parameters of module "${moduleName}" do not fit its codec`
   const hint = [...missing.map((i) => i.path)].some((p) => shadowed.has(p)) ? `give ${[...shadowed].map((f) => `"${f}"`).join(', ')} in a --params file; run with --help` : 'run with --help to see the parameters'
   return E.left(usageError(headline, hint, missing.length === issues.length ? [] : details))

@@ -94,7 +94,7 @@ conventions('should keep its own options when a parameter has the same name; the
 
 conventions('should say that a parameter named like an option is given in --params when it is missing', async () => {
   const r = await crunch(['run', shadow, '--delay-ms', '5', '--verbose'])
-  usage(r, /missing "verbose" \(in --params: --verbose is an option of crunch\), "project" \(in --params: --project is an option of crunch\): required by module "shadow"\n  hint: give "verbose", "project" in a --params file/)
+  usage(r, /module "shadow" needs "verbose" \(in --params: --verbose is an option of crunch\), "project" \(in --params: --project is an option of crunch\)\n  hint: give "verbose", "project" in a --params file/)
 })
 
 conventions('should check the values of the options of the crunch dispatcher before anything runs', async () => {
@@ -112,10 +112,10 @@ conventions('should take --isolation process|none for the local dispatcher', asy
 })
 
 conventions('should decode the parameters before --print-graph evaluates run(): a missing one is a usage error', async () => {
-  usage(await crunch(['run', numbers, '--print-graph', 'mermaid']), /missing --n: required by module "numbers"/)
+  usage(await crunch(['run', numbers, '--print-graph', 'mermaid']), /module "numbers" needs --n\n/)
   const file = Path.join(tmp(), 'params.json')
   Fs.writeFileSync(file, JSON.stringify({ inputs: [1, 'x'] }))
-  usage(await crunch(['run', failures, '--params', file, '--wait-ms', '3', '--print-graph', 'json']), /the parameters of module "failures" do not fit its codec\n  ✖ "inputs"\[1\] in .*params\.json: expected number, received string/)
+  usage(await crunch(['run', failures, '--params', file, '--wait-ms', '3', '--print-graph', 'json']), /the parameters of module "failures" do not fit its codec\n  ✖ "inputs"\[1\] in .*params\.json expected number, received string/)
 })
 
 conventions.run()

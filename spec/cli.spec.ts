@@ -50,7 +50,7 @@ run('should exit 2 on an unknown flag, listing the parameters', async () => {
 run('should exit 2 naming the flag when a required parameter is missing', async () => {
   const r = await crunch(['run', numbers, '--cache-dir', tmp()])
   assert.is(r.code, 2)
-  assert.is(r.stderr, 'UsageError [ARV_USAGE]: missing --n: required by module "numbers"\n  hint: run with --help to see the parameters\n')
+  assert.is(r.stderr, 'UsageError [ARV_USAGE]: module "numbers" needs --n\n  hint: run with --help to see the parameters\n')
 })
 
 run('should print the call graph without running anything', async () => {

@@ -9,7 +9,8 @@
  * - a TypeScript consumer compiles with `tsc` under `strict: false` and under `strict: true`
  *   with `skipLibCheck: false` (the package's declarations are checked too), and runs;
  * - `npx crunch run` runs a `.ts`, a `.mts` and a `.mjs` script in a `"type": "module"` and in a
- *   `"type": "commonjs"` project, where a `.ts` script gets the message about the CommonJS trap.
+ *   `"type": "commonjs"` project (the installed command bundles a `.ts` script as an ES module),
+ *   and points at the user's `.ts` lines when a work fails or the script does not parse.
  *
  * @since 0.1.0
  */
@@ -263,7 +264,8 @@ for (const [label, options] of [
 }
 
 for (const type of ['module', 'commonjs'] as const) {
-  for (const script of type === 'module' ? ['pipeline.ts', 'pipeline.mjs'] : ['pipeline.mts', 'pipeline.mjs']) {
+  // (the installed crunch bundles a TypeScript script as an ES module: a .ts runs in a CommonJS project too)
+  for (const script of type === 'module' ? ['pipeline.ts', 'pipeline.mjs'] : ['pipeline.ts', 'pipeline.mts', 'pipeline.mjs']) {
     Consumer(`should run ${script} with npx crunch run in a "type": "${type}" project`, async ({ projects }) => {
       const r = await sh('npx', ['--offline', 'crunch', 'run', script, '--n', '4', '--progress', 'none'], projects[type])
       assert.is(r.code, 0, r.stderr)
@@ -272,13 +274,16 @@ for (const type of ['module', 'commonjs'] as const) {
   }
 }
 
-Consumer('should say how to fix a .ts script that node loads as CommonJS ("type": "module" or .mts)', async ({ projects }) => {
-  const r = await sh('npx', ['--offline', 'crunch', 'run', 'pipeline.ts', '--n', '4', '--progress', 'none'], projects.commonjs)
-  assert.is(r.code, 1)
-  assert.is(r.stdout, '')
-  assert.match(r.stderr, /^ScriptLoadError \[ARV_SCRIPT_LOAD\]: cannot load pipeline\.ts: node loads it as CommonJS/)
-  assert.match(r.stderr, /"type": "module"/)
-  assert.match(r.stderr, /pipeline\.mts/)
+Consumer('should point at the .ts line of a failing work and headline a syntax error with file:line:col', async ({ projects }) => {
+  const dir = projects.commonjs
+  Fs.writeFileSync(Path.join(dir, 'failing.ts'), PIPELINE.replace('(x) => 2 * x', '(x) => {\n  if (x === 3) throw new Error(`no ${x}`)\n  return 2 * x\n}'))
+  const failed = await sh('npx', ['--offline', 'crunch', 'run', 'failing.ts', '--n', '4', '--progress', 'none'], dir)
+  assert.is(failed.code, 1)
+  assert.match(failed.stderr, /^WorkFailedError \[ARV_WORK_FAILED\]: work "double" failed \[call [0-9a-f]{12}\] with arguments \(number\): no 3\n  at failing\.ts:5:22\n/)
+  Fs.writeFileSync(Path.join(dir, 'typo.ts'), 'const x: number = (\nexport const y = 1\n')
+  const typo = await sh('npx', ['--offline', 'crunch', 'run', 'typo.ts'], dir)
+  assert.is(typo.code, 1)
+  assert.match(typo.stderr, /^ScriptLoadError \[ARV_SCRIPT_LOAD\]: typo\.ts:2:1: Unexpected "export"\n/)
 })
 
 Consumer.run()
