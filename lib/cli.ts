@@ -233,7 +233,10 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
     if (E.isLeft(result)) return exitWith(result.left, flags.verbose)
     process.stdout.write(JSON.stringify(JSON.parse(result.right.json), null, 2) + '\n')
     if (flags.outputDir !== undefined) {
-      const written = await Output.write(result.right.value, Path.resolve(flags.outputDir), controller.signal)
+      const reader = chosen.right.name.startsWith('crunch') ? await Output.keepReader(process.env, Os.homedir()) : E.right(undefined)
+      if (E.isLeft(reader)) return exitWith(reader.left, flags.verbose)
+      const written = await Output.write(result.right.value, Path.resolve(flags.outputDir), controller.signal, reader.right?.reattach)
+      await reader.right?.close()
       if (E.isLeft(written)) return exitWith(written.left, flags.verbose)
       for (const w of written.right) process.stderr.write(`wrote ${w.pdh} to ${shown(w.path)}\n`)
       if (written.right.length === 0) process.stderr.write(`--output-dir ${flags.outputDir}: the output holds no collection; nothing was written\n`)

@@ -85,8 +85,13 @@ const writeFile = async (f: Collection.CollectionFile, dir: string): Promise<E.E
  * @category interpreters
  * @since 0.1.0
  */
-export const write = async (output: unknown, dir: string, signal?: AbortSignal): Promise<E.Either<Errors.SdkError, ReadonlyArray<{ readonly pdh: string; readonly path: string }>>> => {
-  const found = collectionsIn(output)
+export const write = async (
+  output: unknown,
+  dir: string,
+  signal?: AbortSignal,
+  reattach: (c: Collection.Collection) => Collection.Collection = (c) => c,
+): Promise<E.Either<Errors.SdkError, ReadonlyArray<{ readonly pdh: string; readonly path: string }>>> => {
+  const found = collectionsIn(output).map((f) => ({ ...f, value: Collection.isCollection(f.value) ? reattach(f.value) : { ...f.value, collection: reattach(f.value.collection) } }))
   if (found.length === 0) return E.right([])
   for (const f of found) {
     for (const component of f.place) {
@@ -110,4 +115,29 @@ export const write = async (output: unknown, dir: string, signal?: AbortSignal):
     }
   }
   return E.right(written)
+}
+
+/**
+ * Collections of a run on Arvados, read through a Keep client of their own (the dispatcher
+ * closes its clients when the run ends): the configuration from `env` and `home`, as for the run.
+ *
+ * @category interpreters
+ * @since 0.1.0
+ */
+export const keepReader = async (
+  env: Readonly<Record<string, string | undefined>>,
+  home: string | undefined,
+): Promise<E.Either<Errors.SdkError, { readonly reattach: (c: Collection.Collection) => Collection.Collection; readonly close: () => Promise<void> }>> => {
+  const [ConfigFile, Client, Keep] = await Promise.all([import('../arvados/config-file.js'), import('../arvados/client.js'), import('../keep/client.js')])
+  const config = await ConfigFile.load(env, home)()
+  if (E.isLeft(config)) return config
+  const api = Client.make(config.right)
+  const keep = Keep.make(config.right, { api })
+  const source: Collection.BlockSource = { readBlock: (locator) => keep.get(locator)() }
+  return E.right({
+    reattach: (c) => Collection.withAccess(c, { source }),
+    close: async () => {
+      await Promise.allSettled([keep.close(), api.close()])
+    },
+  })
 }
