@@ -13,6 +13,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as Flags from './cli-flags.js'
 import * as Output from './cli/output.js'
 import * as Script from './cli/script.js'
+import { RUN_MAIN_EVENT } from './run-main.js'
 import type * as Dispatcher from './dispatcher.js'
 import * as Auto from './dispatchers/auto.js'
 import * as Local from './dispatchers/local.js'
@@ -36,22 +37,13 @@ export interface MainOptions {
   readonly command?: string
 }
 
-/**
- * The process event `runMain` emits when it runs the script it was called from: `crunch run`
- * listens for it to tell a script that forgot `runMain` (nothing would run) from one that ran.
- *
- * @category constants
- * @since 0.1.0
- */
-export const RUN_MAIN_EVENT = 'arvados-crunch:runMain'
 
 // -------------------------------------------------------------------------------------
 // utils
 // -------------------------------------------------------------------------------------
 
-const isMain = (importMetaUrl: string): boolean => {
-  const script = process.argv[1]
-  if (script === undefined) return false
+/** whether two paths name the same script (symlinks resolved; `x.js` for `x.ts`) */
+const sameFile = (a: string, b: string): boolean => {
   const real = (p: string): string => {
     try {
       return Fs.realpathSync(p)
@@ -59,9 +51,13 @@ const isMain = (importMetaUrl: string): boolean => {
       return Path.resolve(p)
     }
   }
-  const self = real(Url.fileURLToPath(importMetaUrl))
-  const target = real(script)
-  return self === target || self.replace(/\.[cm]?[jt]s$/, '') === target.replace(/\.[cm]?[jt]s$/, '')
+  const [x, y] = [real(a), real(b)]
+  return x === y || x.replace(/\.[cm]?[jt]s$/, '') === y.replace(/\.[cm]?[jt]s$/, '')
+}
+
+const isMain = (importMetaUrl: string): boolean => {
+  const script = process.argv[1]
+  return script !== undefined && sameFile(Url.fileURLToPath(importMetaUrl), script)
 }
 
 const progressReporter = (mode: Flags.RunFlags['progress']): { onEvent: (e: Dispatcher.Event) => void; stop: () => void } => {
@@ -171,9 +167,14 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   }
 
   const cacheDir = flags.cacheDir ?? Path.resolve('.crunch')
-  // TODO(lead): LocalOptions.isolation ('process' | 'none') is the lead's; until it is on main the
-  // flag is passed through this cast, and the dispatcher's default applies without the flag
-  const local = { cacheDir, ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }), ...(flags.isolation === undefined ? {} : { isolation: flags.isolation }) } as Local.LocalOptions
+  // the script goes along for isolation "process", whose workers load it (the dispatcher picks the default isolation)
+  const script = process.argv[1]
+  const local: Local.LocalOptions = {
+    cacheDir,
+    ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+    ...(flags.isolation === undefined ? {} : { isolation: flags.isolation }),
+    ...(script === undefined ? {} : { script }),
+  }
   const autoInput: Auto.AutoInput = { env: process.env, ...(flags.dispatcher === undefined ? {} : { requested: flags.dispatcher }), local }
   let makers = options.makers ?? { local: Local.make }
   const choice = Auto.choose(autoInput)
@@ -286,7 +287,6 @@ const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
  */
 export const runMain = (module: Module.AnyModule, importMetaUrl: string, options: MainOptions = {}): void => {
   if (!isMain(importMetaUrl)) return
-  ;(process as NodeJS.EventEmitter).emit(RUN_MAIN_EVENT)
   void runProgram(module, process.argv.slice(2), options).catch((e: unknown) => exitWith(Errors.fromUnknown(e), true))
 }
 
@@ -384,8 +384,8 @@ export const main = async (argv: ReadonlyArray<string>, options: { readonly load
   // the script's runMain sees itself as the program
   process.argv = [process.argv[0]!, file, ...rest]
   let ranMain = false
-  const onRunMain = (): void => {
-    ranMain = true
+  const onRunMain = (url: unknown): void => {
+    if (typeof url === 'string' && url.startsWith('file:') && sameFile(Url.fileURLToPath(url), file)) ranMain = true
   }
   const events = process as NodeJS.EventEmitter
   events.on(RUN_MAIN_EVENT, onRunMain)

@@ -9,6 +9,14 @@ import type * as Cli from './cli.js'
 import type * as Module from './module.js'
 
 /**
+ * The process event `runMain` emits (with the calling file's URL) as soon as it is called.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const RUN_MAIN_EVENT = 'arvados-crunch:runMain'
+
+/**
  * When the file that calls it is the one node was started with (or the one `crunch run` was
  * given), runs the module with the command-line flags; when the file is imported (by a test,
  * say), does nothing.
@@ -17,5 +25,7 @@ import type * as Module from './module.js'
  * @since 0.1.0
  */
 export const runMain = (module: Module.AnyModule, importMetaUrl: string, options: Cli.MainOptions = {}): void => {
+  // synchronously, while the script loads: `crunch run` tells a script that calls runMain from one that forgot it
+  ;(process as NodeJS.EventEmitter).emit(RUN_MAIN_EVENT, importMetaUrl)
   void import('./cli.js').then((cli) => cli.runMain(module, importMetaUrl, options))
 }
