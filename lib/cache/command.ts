@@ -21,7 +21,9 @@ import * as FsP from 'node:fs/promises'
 import * as Os from 'node:os'
 import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
+import * as Crypto from 'node:crypto'
 import * as Manifest from '../collections/manifest.js'
+import * as ManifestPack from '../collections/manifest-pack.js'
 import * as Pdh from '../collections/pdh.js'
 import * as SealedTree from '../collections/sealed-tree.js'
 import * as ResultCache from '../dispatchers/result-cache.js'
@@ -175,7 +177,7 @@ export const info = async (dir: string): Promise<E.Either<Errors.SdkError, Info>
       store: {
         blocks: blocks.length,
         blockBytes,
-        manifests: (await names(Path.join(store, 'manifests'))).length,
+        manifests: new Set([...(await names(Path.join(store, 'manifests'))), ...ManifestPack.readAll(Path.join(store, 'packs')).map((r) => r.pdh)]).size,
         trees: (await names(Path.join(store, 'trees'))).length,
         temporary: tmp.length,
         temporaryBytes: await sizeOf(Path.join(store, 'tmp')),
@@ -253,8 +255,31 @@ export const gc = async (dir: string, options: { readonly graceMs?: number; read
       await FsP.rm(file, { force: true })
       manifests++
     }
-    let trees = 0
+    // the same for manifests in packs: a pack whose writer is gone is written again without them
+    const packDir = Path.join(store, 'packs')
     const remaining = new Set(await names(Path.join(store, 'manifests')))
+    for (const name of (await names(packDir)).filter((n) => n.endsWith(ManifestPack.SUFFIX))) {
+      const file = Path.join(packDir, name)
+      const st = await FsP.lstat(file).catch(() => undefined)
+      if (st === undefined) continue
+      const records = ManifestPack.parse(await FsP.readFile(file), file).records
+      const live = ManifestPack.mayBeWritten(name)
+      const kept = records.filter((r) => live || referenced.has(r.pdh) || now - st.mtimeMs <= graceMs)
+      for (const r of kept) {
+        remaining.add(r.pdh)
+        const parsed = Manifest.parse(r.text)
+        if (E.isRight(parsed)) for (const s of parsed.right.streams) for (const l of s.locators) usedBlocks.add(l.hash)
+      }
+      if (live || kept.length === records.length) continue
+      if (kept.length > 0) {
+        const tmp = Path.join(store, 'tmp', `pack-${Owner.tag(Owner.self())}-${Crypto.randomUUID()}`)
+        await FsP.writeFile(tmp, Buffer.concat(kept.map((r) => ManifestPack.record(r.pdh, r.text))), { mode: 0o600 })
+        await FsP.rename(tmp, Path.join(packDir, `${Crypto.randomUUID()}${ManifestPack.SUFFIX}`))
+      }
+      await FsP.rm(file, { force: true })
+      manifests += new Set(records.map((r) => r.pdh)).size - new Set(kept.map((r) => r.pdh)).size
+    }
+    let trees = 0
     for (const name of await names(Path.join(store, 'trees'))) {
       if (remaining.has(name)) continue
       await SealedTree.remove(Path.join(store, 'trees', name))

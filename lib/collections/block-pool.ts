@@ -8,10 +8,13 @@
  * shorter than announced (or longer after its last block) answers `Changed` and leaves nothing
  * behind; the caller reads that file again as a stream.
  *
+ * A job may also be one block given as bytes (`ctx.output.fromFiles`): copied into a buffer the
+ * worker shares with the main thread (no allocation per block), hashed, and written the same way.
+ *
  * The workers run plain JavaScript evaluated from source (no loader, no file to resolve), are
  * started on first use, one more than the available cores (up to 4: a worker waiting for the
  * disk or a page fault leaves its core to another), each with one job at a time, and are
- * stopped by `close`.
+ * stopped by `close`. An idle worker does not keep the process alive.
  *
  * @since 0.1.0
  */
@@ -36,6 +39,18 @@ export interface Job {
 }
 
 /**
+ * One block given as bytes (at most 64 MiB). They are copied, when a worker takes the job, into
+ * a buffer that worker shares with this thread (grown when needed, then reused: no allocation
+ * per block), so they must stay as they are until the job settles.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BytesJob {
+  readonly bytes: Uint8Array
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -47,7 +62,7 @@ export type Outcome = { readonly _tag: 'Stored'; readonly hash: string; readonly
  */
 export interface Pool {
   /** Stores one block; rejects with the worker's error (its `code` kept, e.g. `ENOENT`). */
-  readonly run: (job: Job, signal?: AbortSignal) => Promise<Outcome>
+  readonly run: (job: Job | BytesJob, signal?: AbortSignal) => Promise<Outcome>
   /** Whether a worker was started. */
   readonly started: () => boolean
   /** Stops every worker; queued jobs reject. */
@@ -65,6 +80,8 @@ const CHUNK = 4 << 20
  * 4 MiB writes (about the same, ~0.3 s, once pages are recycled).
  */
 const WRITE = 64 << 10
+/** Shared buffers grow by this much. */
+const SHARED_STEP = 1 << 20
 
 /** The worker (CommonJS, evaluated): one message in per job, one out with its outcome. */
 const SOURCE = `
@@ -87,10 +104,34 @@ const readFull = (fd, buf, length, position) => {
   }
   return got
 }
+const made = new Set()
 const publish = (tmp, hex) => {
-  const final = path.join(root, 'blocks', hex.slice(0, 3), hex)
-  fs.mkdirSync(path.dirname(final), { recursive: true })
-  fs.renameSync(tmp, final)
+  const dir = path.join(root, 'blocks', hex.slice(0, 3))
+  if (!made.has(dir)) {
+    fs.mkdirSync(dir, { recursive: true })
+    made.add(dir)
+  }
+  fs.renameSync(tmp, path.join(dir, hex))
+}
+// one block given as bytes, in the buffer shared with the main thread: hashed, written in
+// pieces of 64 KiB, renamed to its hash
+let shared = null
+const storeBytes = (job) => {
+  if (job.shared !== undefined) shared = job.shared
+  const bytes = new Uint8Array(shared, 0, job.length)
+  const hex = crypto.createHash('md5').update(bytes).digest('hex')
+  const tmp = tmpName()
+  const out = fs.openSync(tmp, 'wx')
+  try {
+    for (let at = 0; at < bytes.length; ) at += fs.writeSync(out, bytes, at, Math.min(write, bytes.length - at))
+  } catch (cause) {
+    fs.closeSync(out)
+    try { fs.unlinkSync(tmp) } catch {}
+    throw cause
+  }
+  fs.closeSync(out)
+  publish(tmp, hex)
+  return { _tag: 'Stored', hash: hex, size: bytes.length }
 }
 const tmpName = () => path.join(root, 'tmp', 'block-' + workerData.owner + '-' + crypto.randomBytes(12).toString('hex'))
 // one block: read in chunks, each hashed then written in pieces of 64 KiB
@@ -132,7 +173,7 @@ const store = (job) => {
 parentPort.on('message', (job) => {
   let reply
   try {
-    reply = store(job)
+    reply = job.length !== undefined && job.file === undefined ? storeBytes(job) : store(job)
   } catch (e) {
     reply = { _tag: 'Failed', message: String(e && e.message), code: e && e.code }
   }
@@ -145,7 +186,7 @@ parentPort.on('message', (job) => {
 // -------------------------------------------------------------------------------------
 
 interface Task {
-  readonly job: Job
+  readonly job: Job | BytesJob
   readonly signal: AbortSignal | undefined
   readonly resolve: (o: Outcome) => void
   readonly reject: (e: Error) => void
@@ -165,6 +206,8 @@ const failure = (message: string, code?: string): Error => Object.assign(new Err
 export const make = (root: string, owner: string, size: number = Math.min(4, Os.availableParallelism() + 1)): Pool => {
   const queue: Array<Task> = []
   const idle: Array<WorkerThreads.Worker> = []
+  /** each worker's buffer for bytes jobs */
+  const shared = new Map<WorkerThreads.Worker, SharedArrayBuffer>()
   const running = new Map<WorkerThreads.Worker, Task>()
   let count = 0
   let spawned = false
@@ -179,6 +222,7 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
       running.delete(worker)
       const at = idle.indexOf(worker)
       if (at >= 0) idle.splice(at, 1)
+      shared.delete(worker)
       count--
       task?.reject(e)
       if (!closed) dispatch()
@@ -186,6 +230,8 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
     worker.on('message', (reply: Reply) => {
       const task = running.get(worker)
       running.delete(worker)
+      // an idle worker does not keep the process alive (a pool may outlive its uses)
+      worker.unref()
       idle.push(worker)
       if (task !== undefined) {
         if (reply._tag === 'Failed') task.reject(failure(reply.message, reply.code))
@@ -215,11 +261,19 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
         continue
       }
       running.set(worker, task)
-      worker.postMessage(task.job)
+      worker.ref()
+      if ('bytes' in task.job) {
+        const bytes = task.job.bytes
+        let buffer = shared.get(worker)
+        const grown = buffer === undefined || buffer.byteLength < bytes.length
+        if (grown) shared.set(worker, (buffer = new SharedArrayBuffer(Math.ceil(bytes.length / SHARED_STEP) * SHARED_STEP)))
+        new Uint8Array(buffer!, 0, bytes.length).set(bytes)
+        worker.postMessage(grown ? { length: bytes.length, shared: buffer } : { length: bytes.length })
+      } else worker.postMessage(task.job)
     }
   }
 
-  const run = (job: Job, signal?: AbortSignal): Promise<Outcome> =>
+  const run = (job: Job | BytesJob, signal?: AbortSignal): Promise<Outcome> =>
     new Promise<Outcome>((resolve, reject) => {
       if (closed) return reject(failure('the block pool is closed'))
       queue.push({ job, signal, resolve, reject })

@@ -1,20 +1,31 @@
 /**
- * The local content-addressed store used by the local dispatcher. Layout under its directory:
- * `blocks/<md5[0:3]>/<md5>` (blocks of at most 64 MiB), `manifests/<pdh>` (normalized manifest
- * text), `trees/<pdh>/` (a collection's files on disk, when materialized or adopted), `tmp/`.
+ * The local content-addressed store used by the local dispatcher. Layout under its directory
+ * (created with mode 0700; a directory another user owns is refused): `blocks/<md5[0:3]>/<md5>`
+ * (blocks of at most 64 MiB), `manifests/<pdh>` (normalized manifest text, for manifests over
+ * 64 KiB), `packs/*.manifests` (smaller manifests, appended to one file per writing process: see
+ * `manifest-pack.ts`), `trees/<pdh>/` (a collection's files on disk, sealed: see
+ * `sealed-tree.ts`), `tmp/` (names tagged with their writer: see `lib/cache/owner.ts`).
  *
- * Every write goes to a unique temporary file first and is renamed into place, so a crash
- * never leaves a partial block under a valid name and two processes ingesting the same data at
- * once both succeed (the later rename replaces identical bytes). Ingest streams each small file
- * through md5 and into its block file with a few fixed 4 MiB buffers; the blocks of large files
- * are stored by worker threads, several at once (`block-pool.ts`): memory stays bounded
- * whatever the file size. Every block read is checked (size and md5) before any byte is
- * returned; a corrupted block is an error. Manifests are the normalized form Arvados writes,
- * with one file per run of blocks (small files are not packed together).
+ * Every block and manifest file goes to a unique temporary file first and is renamed into
+ * place, so a crash never leaves a partial block under a valid name and two processes ingesting
+ * the same data at once both succeed (the later rename replaces identical bytes); a pack record
+ * verifies itself (its PDH is the md5 of its text). Ingest streams each small file through md5
+ * and into its block file with a few fixed 4 MiB buffers; the blocks of large files are stored
+ * by worker threads, several at once (`block-pool.ts`): memory stays bounded whatever the file
+ * size. In-memory files (`ctx.output.fromFiles`) become blocks directly, without a file or a
+ * tree: those of 256 KiB or more are hashed and written by block workers that live as long as
+ * the store, the others here, with synchronous calls (cheaper than the thread pool for a few
+ * KiB). Every block read is checked (size and md5) before any byte is returned; a corrupted
+ * block is moved out of the way and reported. Loading a collection checks that each of its
+ * blocks is there (one `stat` per block this process has not written or checked yet), so a
+ * cached result whose blocks are gone is recomputed rather than failing later. Manifests are
+ * the normalized form Arvados writes, with one file per run of blocks (small files are not
+ * packed together); those this process saved or loaded are remembered (up to 4,096).
  *
  * @since 0.1.0
  */
 import * as Crypto from 'node:crypto'
+import * as Fs from 'node:fs'
 import * as FsP from 'node:fs/promises'
 import * as Os from 'node:os'
 import * as Path from 'node:path'
@@ -25,6 +36,7 @@ import * as Locator from '../keep/locator.js'
 import * as BlockPool from './block-pool.js'
 import * as Collection from './collection.js'
 import * as Manifest from './manifest.js'
+import * as ManifestPack from './manifest-pack.js'
 import * as Materialize from './materialize.js'
 import * as PathSafety from './path-safety.js'
 import * as Pdh from './pdh.js'
@@ -80,6 +92,12 @@ export interface Store {
 const CHUNK = 4 << 20
 /** A file at least this large starts the block workers (their start costs about what md5 of 16 MiB does). */
 const POOL_MIN = 16 << 20
+/** In-memory file contents at least this large are hashed and written by a block worker. */
+const BYTES_POOL_MIN = 256 << 10
+/** Contents up to this size are written with synchronous calls. */
+const SYNC_WRITE_MAX = 64 << 10
+/** How many manifests a store remembers (saved or loaded by this process). */
+const KNOWN_MANIFESTS = 4096
 
 // -------------------------------------------------------------------------------------
 // constructors
@@ -140,7 +158,7 @@ export const make = (dir: string): Store => {
             fail('ARV_STORE_NOT_OWNED', `the store ${root} belongs to another user (uid ${owner}; this process runs as uid ${uid}), so its contents cannot be trusted`, 'use a store of your own: pass another --cache-dir (or unset it to use ~/.cache/arvados-crunch), or have the owner remove the directory'),
           )
         }
-        for (const d of ['tmp', 'manifests', 'trees', 'blocks']) await FsP.mkdir(Path.join(root, d), { recursive: true, mode: 0o700 })
+        for (const d of ['tmp', 'manifests', 'packs', 'trees', 'blocks']) await FsP.mkdir(Path.join(root, d), { recursive: true, mode: 0o700 })
         return E.right(undefined)
       } catch (cause) {
         prepared = undefined
@@ -148,10 +166,63 @@ export const make = (dir: string): Store => {
       }
     })())
 
+  /** block prefix directories known to exist */
+  const prefixes = new Set<string>()
   /** Moves a finished temporary file to its content name (identical bytes may already be there). */
   const publish = async (tmp: string, final: string): Promise<void> => {
-    await FsP.mkdir(Path.dirname(final), { recursive: true })
+    const dir = Path.dirname(final)
+    if (!prefixes.has(dir)) {
+      await FsP.mkdir(dir, { recursive: true })
+      prefixes.add(dir)
+    }
     await FsP.rename(tmp, final)
+  }
+  /**
+   * Writes `bytes` under a temporary name, then renames it to `final`. Small contents are
+   * written with synchronous calls: for a few KiB, three system calls cost less than the
+   * promises and thread-pool round trips of the asynchronous ones (and hold the thread for
+   * microseconds).
+   */
+  const writeAs = async (label: string, bytes: Uint8Array | string, final: string): Promise<void> => {
+    const tmp = tmpName(label)
+    if (bytes.length > SYNC_WRITE_MAX) {
+      await FsP.writeFile(tmp, bytes, { flag: 'wx' })
+      return publish(tmp, final)
+    }
+    Fs.writeFileSync(tmp, bytes, { flag: 'wx' })
+    const dir = Path.dirname(final)
+    if (!prefixes.has(dir)) {
+      Fs.mkdirSync(dir, { recursive: true })
+      prefixes.add(dir)
+    }
+    Fs.renameSync(tmp, final)
+  }
+
+  const packs = ManifestPack.make(Path.join(root, 'packs'), ownerTag)
+  /** manifests this process saved or loaded (checked then), newest last: loading them again reads nothing */
+  const known = new Map<string, { readonly text: string; readonly tree: Tree.Directory }>()
+  const remember = (pdh: string, text: string, tree: Tree.Directory): void => {
+    known.delete(pdh)
+    known.set(pdh, { text, tree })
+    if (known.size > KNOWN_MANIFESTS) known.delete(known.keys().next().value!)
+  }
+
+  // in-memory bytes (ctx.output.fromFiles): blocks of at least BYTES_POOL_MIN are hashed and
+  // written by block workers that stay for the life of the store (idle, they do not keep the
+  // process alive); smaller ones here
+  let bytesPool: BlockPool.Pool | undefined
+  const storeBytes = async (bytes: Uint8Array): Promise<Locator.Locator> => {
+    if (bytes.length === 0) return Locator.EMPTY_BLOCK
+    if (bytes.length < BYTES_POOL_MIN) {
+      const stored = await putBlock(bytes)
+      if (E.isLeft(stored)) throw Errors.toError(stored.left)
+      return stored.right
+    }
+    bytesPool ??= BlockPool.make(root, ownerTag)
+    const o = await bytesPool.run({ bytes })
+    if (o._tag !== 'Stored') throw new Error('a block worker did not store the bytes')
+    present.add(o.hash)
+    return Locator.of(o.hash, o.size)
   }
 
   const readBlock = async (locator: Locator.Locator, signal?: AbortSignal): Promise<E.Either<StoreError, Uint8Array>> => {
@@ -184,9 +255,7 @@ export const make = (dir: string): Store => {
     const ok = await prepare()
     if (E.isLeft(ok)) return ok
     try {
-      const tmp = tmpName('block')
-      await FsP.writeFile(tmp, bytes)
-      await publish(tmp, blockPath(hash))
+      await writeAs('block', bytes, blockPath(hash))
       present.add(hash)
     } catch (cause) {
       return E.left(fail('ARV_STORE_IO', `cannot write block ${hash}+${bytes.length} to ${root}`, undefined, cause))
@@ -295,13 +364,17 @@ export const make = (dir: string): Store => {
     const pdh = Pdh.of(normalized)
     const ok = await prepare()
     if (E.isLeft(ok)) return ok
-    try {
-      const tmp = tmpName('manifest')
-      await FsP.writeFile(tmp, normalized)
-      await publish(tmp, Path.join(root, 'manifests', pdh))
-    } catch (cause) {
-      return E.left(fail('ARV_STORE_IO', `cannot write manifest ${pdh} to ${root}`, undefined, cause))
+    if (known.get(pdh)?.text !== normalized) {
+      try {
+        // small manifests go to this process's pack: one write instead of a file
+        if (normalized.length <= SYNC_WRITE_MAX) packs.append(pdh, normalized)
+        else await writeAs('manifest', normalized, Path.join(root, 'manifests', pdh))
+      } catch (cause) {
+        return E.left(fail('ARV_STORE_IO', `cannot write manifest ${pdh} to ${root}`, undefined, cause))
+      }
     }
+    // the tree holds the same files as the normalized text
+    remember(pdh, normalized, tree.right)
     return E.right(Collection.fromTree(normalized, tree.right, { source }))
   }
 
@@ -414,19 +487,49 @@ export const make = (dir: string): Store => {
       const problem = PathSafety.diskProblem(p)
       if (problem !== undefined) return E.left(fail('ARV_UNSAFE_PATH', `cannot store file ${PathSafety.show(p)}: ${problem}`, 'use relative paths such as "dir/name.txt"'))
     }
-    const dir = await tempDirectory('files')
-    if (E.isLeft(dir)) return dir
+    const ok = await prepare()
+    if (E.isLeft(ok)) return ok
+    // each file's blocks straight from memory (no file, no tree: `mount` writes one when asked)
+    const byDir = new Map<string, Array<{ readonly name: string; readonly locators: Promise<ReadonlyArray<Locator.Locator>> }>>()
+    const pending: Array<Promise<unknown>> = []
+    for (const [p, contents] of Object.entries(files)) {
+      const bytes = typeof contents === 'string' ? Buffer.from(contents) : contents
+      const pieces: Array<Promise<Locator.Locator>> = []
+      for (let at = 0; at < bytes.length; at += Locator.MAX_BLOCK_SIZE) pieces.push(storeBytes(bytes.subarray(at, Math.min(bytes.length, at + Locator.MAX_BLOCK_SIZE))))
+      const locators = Promise.all(pieces)
+      pending.push(locators)
+      const slash = p.lastIndexOf('/')
+      const dir = slash < 0 ? '.' : `./${p.slice(0, slash)}`
+      const list = byDir.get(dir) ?? []
+      list.push({ name: p.slice(slash + 1), locators })
+      byDir.set(dir, list)
+    }
+    const streams: Array<Manifest.Stream> = []
     try {
-      for (const [p, contents] of Object.entries(files)) {
-        const target = Path.join(dir.right, p)
-        await FsP.mkdir(Path.dirname(target), { recursive: true })
-        await FsP.writeFile(target, contents, { flag: 'wx' })
+      await Promise.all(pending)
+      for (const [name, list] of byDir) {
+        const locators: Array<Locator.Locator> = []
+        const segments: Array<Manifest.Segment> = []
+        let size = 0
+        for (const f of list) {
+          let length = 0
+          for (const l of await f.locators) {
+            if (l.size === 0) continue
+            locators.push(l)
+            length += l.size
+          }
+          segments.push({ position: length === 0 ? 0 : size, length, name: f.name })
+          size += length
+        }
+        streams.push({ name, locators: locators.length === 0 ? [Locator.EMPTY_BLOCK] : locators, segments })
       }
     } catch (cause) {
-      await FsP.rm(dir.right, { recursive: true, force: true })
-      return E.left(fail('ARV_STORE_IO', `cannot write in-memory files to ${dir.right}`, 'a path may be used both as a file and as a directory', cause))
+      await Promise.allSettled(pending)
+      return E.left(fail('ARV_STORE_IO', `cannot store in-memory files in ${root}`, undefined, cause))
     }
-    return ingestDirectory(dir.right, { adopt: true })
+    const saved = await saveManifest(Manifest.print({ streams }))
+    if (E.isLeft(saved)) return E.left(fail('ARV_STORE_IO', `cannot store in-memory files in ${root}: ${saved.left.message}`, 'a path may be used both as a file and as a directory', saved.left))
+    return saved
   }
 
   const load = async (pdh: string): Promise<E.Either<Errors.SdkError, Collection.Collection>> => {
@@ -435,12 +538,16 @@ export const make = (dir: string): Store => {
     if (pdh === Pdh.EMPTY) return E.right(Collection.withAccess(Collection.empty, { source }))
     const ok = await prepare()
     if (E.isLeft(ok)) return ok
+    const seen = known.get(pdh)
+    if (seen !== undefined) return E.right(Collection.fromTree(seen.text, seen.tree, { source }))
     let text: string
     try {
       text = await FsP.readFile(Path.join(root, 'manifests', pdh), 'utf8')
     } catch (cause) {
-      if (isCode(cause, 'ENOENT')) return E.left(fail('ARV_STORE_MISSING_COLLECTION', `collection ${pdh} is not in the local store ${root}`, 'pass a local directory path to ingest it, or produce it with a work in this store', cause))
-      return E.left(fail('ARV_STORE_IO', `cannot read manifest ${pdh} from ${root}`, undefined, cause))
+      const packed = isCode(cause, 'ENOENT') ? packs.find(pdh) : undefined
+      if (packed !== undefined) text = packed
+      else if (isCode(cause, 'ENOENT')) return E.left(fail('ARV_STORE_MISSING_COLLECTION', `collection ${pdh} is not in the local store ${root}`, 'pass a local directory path to ingest it, or produce it with a work in this store', cause))
+      else return E.left(fail('ARV_STORE_IO', `cannot read manifest ${pdh} from ${root}`, undefined, cause))
     }
     if (Pdh.of(text) !== pdh) return E.left(fail('ARV_STORE_CORRUPT_MANIFEST', `manifest ${pdh} in ${root} does not match its hash`, `delete ${Path.join(root, 'manifests', pdh)}`))
     const m = Manifest.parse(text)
@@ -453,6 +560,7 @@ export const make = (dir: string): Store => {
         fail('ARV_STORE_MISSING_BLOCK', `collection ${pdh} is incomplete: block ${Locator.key(gone.locator)} is ${gone.why} in the local store ${root}`, 'a cached result that refers to it is recomputed; a collection given as a parameter must be ingested again from its files'),
       )
     }
+    remember(pdh, text, tree.right)
     return E.right(Collection.fromTree(text, tree.right, { source }))
   }
 

@@ -14,6 +14,7 @@
  *  2. parse + tree + portable data hash of a generated ~100 MB manifest (signed locators).
  * Peak RSS is sampled every 20 ms during each phase; CPU is the process's (all threads).
  * Options: --gib <n> (default 1), --single-first.
+ * With --w3 [--rounds k], runs only W3 of the peer benchmarks beside Dask (spec/bench/collections-w3.ts).
  */
 import * as Crypto from 'node:crypto'
 import * as Fs from 'node:fs'
@@ -24,6 +25,12 @@ import * as Manifest from '../../lib/collections/manifest.js'
 import * as Pdh from '../../lib/collections/pdh.js'
 import * as Store from '../../lib/collections/store.js'
 import * as Tree from '../../lib/collections/tree.js'
+
+if (process.argv.includes('--w3')) {
+  const rounds = process.argv.indexOf('--rounds')
+  await (await import('./collections-w3.js')).main(rounds >= 0 ? Number(process.argv[rounds + 1]) : 3)
+  process.exit(0)
+}
 
 const MiB = 1024 * 1024
 const gibArg = process.argv.indexOf('--gib')

@@ -7,12 +7,14 @@ import * as Crypto from 'node:crypto'
 import * as Fs from 'node:fs'
 import * as Os from 'node:os'
 import * as Path from 'node:path'
+import * as Url from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Collection from '../../lib/collections/collection.js'
 import * as Store from '../../lib/collections/store.js'
 
+const repo = Path.resolve(Path.dirname(Url.fileURLToPath(import.meta.url)), '..', '..')
 const right = <A>(e: E.Either<{ readonly message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
   return e.right
@@ -189,3 +191,54 @@ concurrent('should both succeed ingesting the same data at once, with one valid 
   assert.equal(Fs.readdirSync(Path.join(root, 'tmp')), [])
 })
 concurrent.run()
+
+const inMemory = suite('ingestFiles (ctx.output.fromFiles)')
+inMemory('should store small and large in-memory files as verified blocks, with no file, tree or temporary left', async () => {
+  const store = Store.make(tmp())
+  const big = Buffer.alloc(3 << 20)
+  for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i)
+  const c = right(await store.ingestFiles({ 'a.txt': 'hello', 'd/big.bin': big, 'd/empty': '' }))
+  assert.equal(c.files.map((f) => [f.path, f.size]), [['a.txt', 5], ['d/big.bin', 3 << 20], ['d/empty', 0]])
+  assert.is(c.mountPath, undefined, 'no tree until one is asked for')
+  assert.equal(Fs.readdirSync(Path.join(store.root, 'trees')), [])
+  assert.equal(Fs.readdirSync(Path.join(store.root, 'tmp')), [])
+  const again = right(await Store.make(store.root).load(c.pdh))
+  assert.is(md5(Buffer.from(await Collection.readFile(again, 'd/big.bin'))), md5(big))
+  assert.is(await Collection.readText(again, 'a.txt'), 'hello')
+  const mounted = right(await store.mount(c)).mountPath!
+  assert.is(md5(Fs.readFileSync(Path.join(mounted, 'd/big.bin'))), md5(big))
+})
+inMemory('should let a process end while the block workers are idle', async () => {
+  const dir = tmp()
+  const r = ChildProcess.spawnSync(process.execPath, ['--import', 'tsx', Path.join(repo, 'spec/collections/bytes-child.ts'), dir], { cwd: repo, encoding: 'utf8', timeout: 60_000 })
+  assert.is(r.status, 0, r.stderr)
+  assert.match(r.stdout, /^[0-9a-f]{32}\+\d+\n$/)
+})
+inMemory('should report a path used both as a file and as a directory', async () => {
+  const r = await Store.make(tmp()).ingestFiles({ a: 'x', 'a/b': 'y' })
+  assert.ok(E.isLeft(r) && r.left.message.includes('"a" is used both as a file and as a directory'), E.isLeft(r) ? r.left.message : 'stored')
+})
+inMemory.run()
+
+const packs = suite('manifest packs')
+packs('should find a manifest another process appended to its pack, and skip torn or altered records', async () => {
+  const dir = tmp()
+  const writer = Store.make(dir)
+  const c = right(await writer.ingestFiles({ 'x.txt': 'x' }))
+  const packDir = Path.join(dir, 'packs')
+  const [pack] = Fs.readdirSync(packDir)
+  assert.match(pack!, /^w-[0-9a-f]{8}\.\d+-.*\.manifests$/)
+  assert.equal(Fs.readdirSync(Path.join(dir, 'manifests')), [], 'small manifests are not files')
+  assert.is(right(await Store.make(dir).load(c.pdh)).pdh, c.pdh)
+  // altered: the text no longer matches its PDH
+  const file = Path.join(packDir, pack!)
+  const text = Fs.readFileSync(file, 'utf8')
+  Fs.writeFileSync(file, text.replace('x.txt', 'y.txt'))
+  const altered = await Store.make(dir).load(c.pdh)
+  assert.ok(E.isLeft(altered) && altered.left.code === 'ARV_STORE_MISSING_COLLECTION')
+  // torn: cut in its text
+  Fs.writeFileSync(file, text.slice(0, text.length - 5))
+  const torn = await Store.make(dir).load(c.pdh)
+  assert.ok(E.isLeft(torn) && torn.left.code === 'ARV_STORE_MISSING_COLLECTION')
+})
+packs.run()
