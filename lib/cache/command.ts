@@ -255,9 +255,11 @@ export const gc = async (dir: string, options: { readonly graceMs?: number; read
       await FsP.rm(file, { force: true })
       manifests++
     }
-    // the same for manifests in packs: a pack whose writer is gone is written again without them
+    // the same for manifests in packs; the packs whose writers are gone are merged into one
+    // without them (written to a temporary file and renamed before they are deleted)
     const packDir = Path.join(store, 'packs')
     const remaining = new Set(await names(Path.join(store, 'manifests')))
+    const finished: Array<{ readonly file: string; readonly records: ReadonlyArray<ManifestPack.Record>; readonly kept: ReadonlyArray<ManifestPack.Record> }> = []
     for (const name of (await names(packDir)).filter((n) => n.endsWith(ManifestPack.SUFFIX))) {
       const file = Path.join(packDir, name)
       const st = await FsP.lstat(file).catch(() => undefined)
@@ -270,14 +272,19 @@ export const gc = async (dir: string, options: { readonly graceMs?: number; read
         const parsed = Manifest.parse(r.text)
         if (E.isRight(parsed)) for (const s of parsed.right.streams) for (const l of s.locators) usedBlocks.add(l.hash)
       }
-      if (live || kept.length === records.length) continue
-      if (kept.length > 0) {
+      if (!live) finished.push({ file, records, kept })
+    }
+    if (finished.length > 1 || finished.some((f) => f.kept.length < f.records.length)) {
+      const kept = new Map<string, ManifestPack.Record>()
+      for (const f of finished) for (const r of f.kept) kept.set(r.pdh, r)
+      if (kept.size > 0) {
         const tmp = Path.join(store, 'tmp', `pack-${Owner.tag(Owner.self())}-${Crypto.randomUUID()}`)
-        await FsP.writeFile(tmp, Buffer.concat(kept.map((r) => ManifestPack.record(r.pdh, r.text))), { mode: 0o600 })
+        await FsP.writeFile(tmp, Buffer.concat([...kept.values()].map((r) => ManifestPack.record(r.pdh, r.text))), { mode: 0o600 })
         await FsP.rename(tmp, Path.join(packDir, `${Crypto.randomUUID()}${ManifestPack.SUFFIX}`))
       }
-      await FsP.rm(file, { force: true })
-      manifests += new Set(records.map((r) => r.pdh)).size - new Set(kept.map((r) => r.pdh)).size
+      for (const f of finished) await FsP.rm(f.file, { force: true })
+      const dropped = new Set(finished.flatMap((f) => f.records.map((r) => r.pdh)).filter((pdh) => !kept.has(pdh)))
+      manifests += dropped.size
     }
     let trees = 0
     for (const name of await names(Path.join(store, 'trees'))) {
