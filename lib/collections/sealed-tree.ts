@@ -1,7 +1,8 @@
 /**
  * A collection's files on disk in the local store (`trees/<pdh>/`, what `ctx.path` hands out),
  * sealed so that a work cannot change what a later call or run reads there: every file is made
- * read-only (0444) and every directory 0555, and each gets the fixed modification time `SEALED`.
+ * read-only (0444), and every file and directory gets the fixed modification time `SEALED`.
+ * Directories stay writable by their owner (0755), so that `rm -rf` of a cache still works.
  * Before a tree is handed out it is checked against its manifest: each file (or the one asked
  * for) is a regular file of the manifest's size, still read-only, still dated `SEALED`, and each
  * directory still dated `SEALED` (a file added or removed would date it now). Writing to a file
@@ -86,7 +87,7 @@ export const seal = async (dir: string, shape: Shape): Promise<void> => {
   }
   for (const d of directoriesOf(shape)) {
     const p = Path.join(dir, d)
-    await FsP.chmod(p, 0o555)
+    await FsP.chmod(p, 0o755)
     await FsP.utimes(p, SEALED_S, SEALED_S)
   }
 }
@@ -110,7 +111,7 @@ export const verify = async (dir: string, shape: Shape, only?: string): Promise<
   if (only !== undefined) return 'sealed'
   for (const d of directoriesOf(shape)) {
     const st = await FsP.lstat(Path.join(dir, d)).catch(() => undefined)
-    if (st === undefined || !st.isDirectory() || (st.mode & 0o222) !== 0 || !isSealedTime(st.mtimeMs)) return 'altered'
+    if (st === undefined || !st.isDirectory() || !isSealedTime(st.mtimeMs)) return 'altered'
   }
   return 'sealed'
 }
