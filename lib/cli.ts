@@ -155,14 +155,11 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   if (E.isLeft(decoded)) return exitWith(decoded.left, false)
 
   if (flags.printGraph !== undefined) {
-    const rec = Graph.recorder(module, undefined)
-    try {
-      const output: unknown = await module.run(decoded.right, rec.context)
-      const graph: Graph.Graph = { module: module.name, nodes: [...rec.calls(), Graph.combine('run', output, module.returns)] }
-      process.stdout.write(flags.printGraph === 'mermaid' ? Graph.toMermaid(graph) : flags.printGraph === 'dot' ? Graph.toDot(graph) : JSON.stringify(Graph.toJson(graph), null, 2) + '\n')
-    } catch (e) {
-      exitWith(Errors.fromUnknown(e), flags.verbose)
-    }
+    // the interpreter's own evaluation of run (what a run would record first), nothing runs
+    const { evaluate } = await import('./dispatchers/interpret.js')
+    const graph = await evaluate(module, decoded.right)
+    if (E.isLeft(graph)) return exitWith(graph.left, flags.verbose)
+    process.stdout.write(flags.printGraph === 'mermaid' ? Graph.toMermaid(graph.right) : flags.printGraph === 'dot' ? Graph.toDot(graph.right) : JSON.stringify(Graph.toJson(graph.right), null, 2) + '\n')
     return
   }
 
