@@ -23,6 +23,7 @@ import * as Wire from '../wire.js'
 import * as Dispatcher from '../../dispatcher.js'
 import * as Errors from '../../errors.js'
 import * as Exec from '../../exec.js'
+import * as Launcher from '../../exec/launcher.js'
 import type * as Module from '../../module.js'
 import * as KeepValueStore from './keep-value-store.js'
 import * as Request from './request.js'
@@ -121,6 +122,16 @@ const writeResult = async (dir: string, r: ResultFile.Result): Promise<void> => 
  * @since 0.1.0
  */
 export const run = async (module: Module.AnyModule, paths: WorkPaths, signal: AbortSignal, onEvent: (e: Dispatcher.Event) => void = () => undefined): Promise<E.Either<Errors.SdkError, WorkOutcome>> => {
+  // commands of ctx.exec start through one helper pool per container
+  const launcher = Launcher.make()
+  try {
+    return await runCall(module, paths, signal, onEvent, launcher)
+  } finally {
+    await launcher.close()
+  }
+}
+
+const runCall = async (module: Module.AnyModule, paths: WorkPaths, signal: AbortSignal, onEvent: (e: Dispatcher.Event) => void, launcher: Launcher.Launcher): Promise<E.Either<Errors.SdkError, WorkOutcome>> => {
   let text: string
   try {
     text = await Fs.readFile(paths.callFile, 'utf8')
@@ -144,7 +155,7 @@ export const run = async (module: Module.AnyModule, paths: WorkPaths, signal: Ab
     module,
     store,
     log: (id, work, message) => onEvent({ type: 'log', id, work, message }),
-    exec: (ctx) => Exec.forCall({ work: ctx.work, signal: ctx.signal, tmp }),
+    exec: (ctx) => Exec.forCall({ work: ctx.work, signal: ctx.signal, tmp, launcher }),
     tmp: () => tmp,
   }
   const plan = Invoke.planner(module)(call.work)

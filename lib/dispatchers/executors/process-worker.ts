@@ -20,6 +20,7 @@ import * as LocalStore from '../../collections/local-store.js'
 import * as Store from '../../collections/store.js'
 import * as Errors from '../../errors.js'
 import * as Exec from '../../exec.js'
+import * as Launcher from '../../exec/launcher.js'
 import type * as Module from '../../module.js'
 import * as Invoke from '../invoke.js'
 import * as Wire from '../wire.js'
@@ -93,9 +94,11 @@ export const serve = (module: Module.AnyModule): void => {
   const baseEnv = { ...process.env }
   const baseCwd = process.cwd()
   const controller = new AbortController()
+  // commands of ctx.exec start through one helper pool per worker
+  const launcher = Launcher.make()
   process.on('disconnect', () => {
     controller.abort('the executor went away')
-    process.exit(0)
+    void launcher.close().finally(() => process.exit(0))
   })
   let current = 0
   const host: Invoke.Host = {
@@ -103,7 +106,7 @@ export const serve = (module: Module.AnyModule): void => {
     store,
     log: (_id, _work, message) => send({ t: 'log', seq: current, message }),
     tmp: () => process.env['TMPDIR'] ?? baseEnv['TMPDIR'] ?? '/tmp',
-    exec: (ctx) => Exec.forCall({ work: ctx.work, signal: ctx.signal, tmp: ctx.tmp }),
+    exec: (ctx) => Exec.forCall({ work: ctx.work, signal: ctx.signal, tmp: ctx.tmp, launcher }),
   }
   const restore = (): void => {
     for (const k of Object.keys(process.env)) if (!(k in baseEnv)) delete process.env[k]
