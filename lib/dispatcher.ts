@@ -96,6 +96,8 @@ export interface Stats {
   readonly failed: number
   /** wall-clock time of the run, ms */
   readonly wallMs?: number
+  /** earlier results found torn or altered in the cache, never decoded (their calls ran again) */
+  readonly discarded?: number
 }
 
 /**

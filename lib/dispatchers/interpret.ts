@@ -648,7 +648,8 @@ export const run = async <M extends Module.AnyModule>(
   const graph: Graph.Graph = { module: module.name, nodes }
   let calls = 0
   for (let i = 0; i < nodes.length; i++) if (nodes[i]!._tag === 'Call') calls++
-  const stats: Dispatcher.Stats = { calls, executed, reused: reusedCount, failed: failures.length, wallMs: now() - startedAt }
+  const discarded = cache.stats().discarded
+  const stats: Dispatcher.Stats = { calls, executed, reused: reusedCount, failed: failures.length, wallMs: now() - startedAt, ...(discarded > 0 ? { discarded } : {}) }
   if (cancelledFromOutside()) return E.left(Dispatcher.cancelled(module.name, external?.reason))
   const verdict = tracker.verdict()
   if (E.isLeft(verdict)) return verdict
