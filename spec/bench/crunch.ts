@@ -39,7 +39,9 @@
  * CPU = growth of the bench process's own CPU (the double runs in it).
  *
  * Options: `--n N` (default 1000), `--quick` (N = 100), `--poll-ms MS` (CRUNCH_POLL_MS, default
- * 1000: the runner's poll interval grows from 250 ms to this), `--no-baseline`.
+ * 1000: the runner's poll interval grows from 250 ms to this), `--no-baseline`, `--trickle` (the
+ * double of phases 2-4 runs at most two containers at once, so completions arrive in a steady
+ * trickle instead of a burst: the shape of a long run on a busy cluster).
  */
 import * as ChildProcess from 'node:child_process'
 import * as Fs from 'node:fs'
@@ -61,6 +63,7 @@ const option = (name: string): string | undefined => {
 const N = argv.includes('--quick') ? 100 : Number(option('--n') ?? 1000)
 const POLL_MS = Number(option('--poll-ms') ?? 1000)
 const BASELINE = !argv.includes('--no-baseline')
+const TRICKLE = argv.includes('--trickle')
 const SMALL = 10
 if (!Number.isInteger(N) || N < 1) throw new Error(`--n must be a positive whole number, not ${String(option('--n'))}`)
 if (!Number.isInteger(POLL_MS) || POLL_MS < 100) throw new Error('--poll-ms must be a whole number >= 100')
@@ -388,7 +391,7 @@ const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<st
 
 const main = async (): Promise<void> => {
   const t0 = Date.now()
-  console.log(`crunch dispatcher bench: fan-out of ${N} + gather (${N + 1} calls) on the Arvados double; CRUNCH_POLL_MS=${POLL_MS}; node ${process.version}; ${Os.cpus().length} cpus, ${Math.round(Os.totalmem() / 2 ** 30)} GiB`)
+  console.log(`crunch dispatcher bench: fan-out of ${N} + gather (${N + 1} calls) on the Arvados double${TRICKLE ? ' running two containers at a time (--trickle)' : ''}; CRUNCH_POLL_MS=${POLL_MS}; node ${process.version}; ${Os.cpus().length} cpus, ${Math.round(Os.totalmem() / 2 ** 30)} GiB`)
   console.log(sourceState)
   console.log(`runner measured by an --import preload${hasTime ? ' and /usr/bin/time -v' : ' (/usr/bin/time not found: no figure for its children)'}`)
 
@@ -409,7 +412,7 @@ const main = async (): Promise<void> => {
   console.log(`small run (N=${SMALL}): runner CPU ${f1(small.usage.cpuMs)} ms${small.usage.treeCpuMs === undefined ? '' : ` (with children ${f1(small.usage.treeCpuMs)} ms)`}, wall ${s1(small.wallMs)}`)
 
   // 2-4. fresh, reused, baseline on one double
-  const double = await startDouble()
+  const double = await startDouble(TRICKLE ? { maxRunning: 2 } : {})
   let fresh: Measured
   let reused: Measured
   let base: Baseline | undefined

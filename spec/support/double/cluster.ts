@@ -58,6 +58,8 @@ export interface ClusterOptions {
   readonly blobSigningTtl: number
   readonly random: () => number
   readonly failContainers?: FailContainers
+  /** Containers Locked or Running at once (default: no limit); the rest wait Queued: a trickle of completions. */
+  readonly maxRunning?: number
 }
 
 /** Fault hook: decides that a container exits with a code, or is cancelled, without running. */
@@ -489,7 +491,16 @@ export const makeCluster = (opts: ClusterOptions) => {
     scheduled = true
     setImmediate(() => {
       scheduled = false
-      for (const c of containers.values()) if (c['state'] === 'Queued' && (c['priority'] as number) > 0) lockAndStart(c)
+      let busy = 0
+      if (opts.maxRunning !== undefined) for (const c of containers.values()) if (c['state'] === 'Locked' || c['state'] === 'Running') busy++
+      for (const c of containers.values()) {
+        if (busy >= (opts.maxRunning ?? Infinity)) break
+        if (c['state'] === 'Queued' && (c['priority'] as number) > 0) {
+          lockAndStart(c)
+          const now = c['state'] as string
+          if (now === 'Locked' || now === 'Running') busy++
+        }
+      }
     })
   }
 

@@ -42,6 +42,8 @@ export interface DoubleOptions {
   readonly apiHostInsecureInContainers?: string
   /** Run containers (default true). When false, Queued containers stay Queued. */
   readonly runContainers?: boolean
+  /** Containers run at once (default: no limit): 2 makes completions arrive in a steady trickle. */
+  readonly maxRunning?: number
 }
 
 /** Counters of what the double did. */
@@ -105,7 +107,7 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
   const faultRandom = Http.seededRandom((options.seed ?? 1) ^ 0x5eed)
   let faults: Http.Faults = { ...Http.noFaults, ...options.faults }
   const ttl = options.blobSigningTtl ?? 1209600
-  const cluster = Cluster.makeCluster({ blobSigningKey: Crypto.randomBytes(32).toString('hex'), blobSigningTtl: ttl, random, ...(faults.failContainers === undefined ? {} : { failContainers: faults.failContainers }) })
+  const cluster = Cluster.makeCluster({ blobSigningKey: Crypto.randomBytes(32).toString('hex'), blobSigningTtl: ttl, random, ...(options.maxRunning === undefined ? {} : { maxRunning: options.maxRunning }), ...(faults.failContainers === undefined ? {} : { failContainers: faults.failContainers }) })
   const schemas = Schemas.load()
   const requests: Array<Http.RecordedRequest> = []
   const keepRequests: Array<Http.RecordedRequest> = []
