@@ -222,10 +222,15 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           }
         })
       const pollLoop = async (): Promise<void> => {
-        let interval = rc.minPollMs
+        const bounds = { minMs: rc.minPollMs, maxMs: rc.pollMs }
+        let pace = Poll.firstPace(rc.minPollMs)
+        let polledAt = Date.now()
         while (pending.size > 0 && !signal.aborted) {
-          await sleep(interval)
+          await sleep(pace.intervalMs)
           if (signal.aborted || pending.size === 0) break
+          const now = Date.now()
+          const elapsedMs = now - polledAt
+          polledAt = now
           const polled = await Poll.states(api, [...pending.keys()])
           if (E.isLeft(polled)) {
             for (const [uuid, resolve] of pending) {
@@ -235,7 +240,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
             break
           }
           const finished = polled.right.filter((r) => Poll.isFinished(r) && pending.has(r.uuid))
-          interval = finished.length > 0 ? rc.minPollMs : Math.min(rc.pollMs, Math.ceil(interval * 1.5))
+          pace = Poll.nextPace(pace, { found: finished.length, elapsedMs, pending: pending.size - finished.length }, bounds)
           if (finished.length === 0) continue
           const waiters = finished.map((r) => {
             const w = pending.get(r.uuid)!

@@ -58,9 +58,52 @@ export const BATCH = 1000
 /** @category constants @since 0.1.0 */
 export const REQUEST_FIELDS = ['uuid', 'state', 'priority', 'container_uuid', 'output_uuid', 'log_uuid'] as const
 
+/**
+ * How often the poll loop asks: the interval to the next poll and the rate at which
+ * completions arrived lately (finished requests per ms, smoothed).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface Pace {
+  readonly intervalMs: number
+  readonly perMs: number
+}
+
+/** share of the pending requests a poll should find finished (so polls per call fall as the run grows) */
+export const PENDING_SHARE_PER_POLL = 8
+
 // -------------------------------------------------------------------------------------
 // utils
 // -------------------------------------------------------------------------------------
+
+/**
+ * The pace of the first poll.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
+export const firstPace = (minMs: number): Pace => ({ intervalMs: minMs, perMs: 0 })
+
+/**
+ * The pace after a poll that found `found` finished requests `elapsedMs` after the previous
+ * one, leaving `pending` to watch. While nothing finishes the interval grows by half (up to
+ * `maxMs`); once completions arrive it is the time in which, at their recent rate, about an
+ * eighth of the pending requests (at least one) finish — a poll finds several at a time
+ * while many are pending, and a call of a short chain is noticed soon after it ends. Always
+ * within `minMs`..`maxMs`.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
+export const nextPace = (pace: Pace, seen: { readonly found: number; readonly elapsedMs: number; readonly pending: number }, bounds: { readonly minMs: number; readonly maxMs: number }): Pace => {
+  const clamp = (ms: number): number => Math.max(bounds.minMs, Math.min(bounds.maxMs, Math.ceil(ms)))
+  if (seen.found === 0) return { intervalMs: clamp(pace.intervalMs * 1.5), perMs: pace.perMs / 2 }
+  const sample = seen.found / Math.max(1, seen.elapsedMs)
+  const perMs = pace.perMs === 0 ? sample : (pace.perMs + sample) / 2
+  const wanted = Math.max(1, seen.pending / PENDING_SHARE_PER_POLL)
+  return { intervalMs: clamp(wanted / perMs), perMs }
+}
 
 const chunks = <A>(xs: ReadonlyArray<A>, n: number): ReadonlyArray<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
