@@ -41,7 +41,10 @@
  * Options: `--n N` (default 1000), `--quick` (N = 100), `--poll-ms MS` (CRUNCH_POLL_MS, default
  * 1000: the runner's poll interval grows from 250 ms to this), `--no-baseline`, `--trickle` (the
  * double of phases 2-4 runs at most two containers at once, so completions arrive in a steady
- * trickle instead of a burst: the shape of a long run on a busy cluster).
+ * trickle instead of a burst: the shape of a long run on a busy cluster), `--instant` (no
+ * container runs: the double ends each container Complete at once with the result file the work
+ * role would have written, computed here from the call file — for the runner's own CPU and
+ * memory at large N, e.g. `--n 10000 --instant --no-baseline`; implies no baseline).
  */
 import * as ChildProcess from 'node:child_process'
 import * as Fs from 'node:fs'
@@ -49,7 +52,7 @@ import * as Https from 'node:https'
 import * as Os from 'node:os'
 import * as Path from 'node:path'
 import { bin as cliBin, root } from '../support/cli.js'
-import { startDouble, type Double, type RecordedRequest } from '../support/double/index.js'
+import { startDouble, type Double, type DoubleOptions, type FailContainers, type RecordedRequest } from '../support/double/index.js'
 
 // -------------------------------------------------------------------------------------
 // options
@@ -62,8 +65,9 @@ const option = (name: string): string | undefined => {
 }
 const N = argv.includes('--quick') ? 100 : Number(option('--n') ?? 1000)
 const POLL_MS = Number(option('--poll-ms') ?? 1000)
-const BASELINE = !argv.includes('--no-baseline')
+const BASELINE = !argv.includes('--no-baseline') && !argv.includes('--instant')
 const TRICKLE = argv.includes('--trickle')
+const INSTANT = argv.includes('--instant')
 const SMALL = 10
 if (!Number.isInteger(N) || N < 1) throw new Error(`--n must be a positive whole number, not ${String(option('--n'))}`)
 if (!Number.isInteger(POLL_MS) || POLL_MS < 100) throw new Error('--poll-ms must be a whole number >= 100')
@@ -71,6 +75,19 @@ if (!Number.isInteger(POLL_MS) || POLL_MS < 100) throw new Error('--poll-ms must
 const TIME = '/usr/bin/time'
 const hasTime = Fs.existsSync(TIME)
 const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'crunch-bench-'))
+
+/**
+ * `--instant`: each container ends Complete without running, its output the result file the
+ * work role would write for the fixture's works (`inc(i) = i + 1`, `sum(xs)`), read from the
+ * call file mount.
+ */
+const instantFanout: FailContainers = (_cr, container) => {
+  const call = ((container['mounts'] as Record<string, Record<string, unknown>>)['/var/lib/arvados-crunch/call.json']?.['content'] ?? {}) as { work?: string; args?: Array<string> }
+  const arg = JSON.parse(call.args?.[0] ?? 'null') as unknown
+  const value = call.work === 'inc' ? (arg as number) + 1 : (arg as Array<number>).reduce((a, b) => a + b, 0)
+  return { exitCode: 0, output: { '.arvados-crunch-result.json': JSON.stringify({ v: 1, kind: 'value', json: JSON.stringify(value) }) } }
+}
+const doubleOptions = (o: DoubleOptions = {}): DoubleOptions => (INSTANT ? { ...o, faults: { failContainers: instantFanout } } : o)
 
 // -------------------------------------------------------------------------------------
 // a snapshot of the sources: the bundle (hence every container request) is a function of the
@@ -391,18 +408,18 @@ const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<st
 
 const main = async (): Promise<void> => {
   const t0 = Date.now()
-  console.log(`crunch dispatcher bench: fan-out of ${N} + gather (${N + 1} calls) on the Arvados double${TRICKLE ? ' running two containers at a time (--trickle)' : ''}; CRUNCH_POLL_MS=${POLL_MS}; node ${process.version}; ${Os.cpus().length} cpus, ${Math.round(Os.totalmem() / 2 ** 30)} GiB`)
+  console.log(`crunch dispatcher bench: fan-out of ${N} + gather (${N + 1} calls) on the Arvados double${TRICKLE ? ' running two containers at a time (--trickle)' : ''}${INSTANT ? ' ending containers at once without running them (--instant)' : ''}; CRUNCH_POLL_MS=${POLL_MS}; node ${process.version}; ${Os.cpus().length} cpus, ${Math.round(Os.totalmem() / 2 ** 30)} GiB`)
   console.log(sourceState)
   console.log(`runner measured by an --import preload${hasTime ? ' and /usr/bin/time -v' : ' (/usr/bin/time not found: no figure for its children)'}`)
 
   // 1. warm-up and fixed cost
-  const warm = await startDouble()
+  const warm = await startDouble(doubleOptions())
   try {
     await measure(warm, 'warm-up', SMALL, 'warm')
   } finally {
     await warm.stop()
   }
-  const smallDouble = await startDouble()
+  const smallDouble = await startDouble(doubleOptions())
   let small: Measured
   try {
     small = await measure(smallDouble, `small (N=${SMALL})`, SMALL, 'small')
@@ -412,7 +429,7 @@ const main = async (): Promise<void> => {
   console.log(`small run (N=${SMALL}): runner CPU ${f1(small.usage.cpuMs)} ms${small.usage.treeCpuMs === undefined ? '' : ` (with children ${f1(small.usage.treeCpuMs)} ms)`}, wall ${s1(small.wallMs)}`)
 
   // 2-4. fresh, reused, baseline on one double
-  const double = await startDouble(TRICKLE ? { maxRunning: 2 } : {})
+  const double = await startDouble(doubleOptions(TRICKLE ? { maxRunning: 2 } : {}))
   let fresh: Measured
   let reused: Measured
   let base: Baseline | undefined

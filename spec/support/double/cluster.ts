@@ -63,7 +63,7 @@ export interface ClusterOptions {
 }
 
 /** Fault hook: decides that a container exits with a code, or is cancelled, without running. */
-export type FailContainers = (cr: Rec, container: Rec, attempt: number) => { exitCode?: number; cancel?: boolean } | undefined
+export type FailContainers = (cr: Rec, container: Rec, attempt: number) => { exitCode?: number; cancel?: boolean; output?: Readonly<Record<string, string>> } | undefined
 
 const b36 = (n: number, random: () => number): string => Array.from({ length: n }, () => Math.floor(random() * 36).toString(36)).join('')
 
@@ -519,7 +519,8 @@ export const makeCluster = (opts: ClusterOptions) => {
     if (fault?.exitCode !== undefined) {
       markRunning(c['uuid'] as string)
       const log = createCollectionRecord({ manifest_text: Manifest.build([{ path: 'stderr.txt', data: Buffer.from(`${now()} double: injected exit code ${fault.exitCode} (failContainers)\n`) }], putBlock), name: `logs for ${c['uuid'] as string}`, is_trashed: true }, SYSTEM_USER, SYSTEM_USER, undefined)
-      const out = createCollectionRecord({ manifest_text: '', name: `output for ${c['uuid'] as string}`, is_trashed: true }, SYSTEM_USER, SYSTEM_USER, undefined, true)
+      const files = Object.entries(fault.output ?? {}).map(([path, text]) => ({ path, data: Buffer.from(text) }))
+      const out = createCollectionRecord({ manifest_text: files.length === 0 ? '' : Manifest.build(files, putBlock), name: `output for ${c['uuid'] as string}`, is_trashed: true }, SYSTEM_USER, SYSTEM_USER, undefined, true)
       finishContainer(c['uuid'] as string, { state: 'Complete', exit_code: fault.exitCode, log: log['portable_data_hash'], output: out['portable_data_hash'] })
       return
     }
