@@ -44,7 +44,8 @@
  * trickle instead of a burst: the shape of a long run on a busy cluster), `--instant` (no
  * container runs: the double ends each container Complete at once with the result file the work
  * role would have written, computed here from the call file — for the runner's own CPU and
- * memory at large N, e.g. `--n 10000 --instant --no-baseline`; implies no baseline).
+ * memory at large N, e.g. `--n 10000 --instant`; implies no baseline), `--cpu-prof DIR` (V8 CPU profiles of the
+ * runner in the fresh and reused runs, `runner-fresh.cpuprofile` and `runner-reused.cpuprofile`).
  */
 import * as ChildProcess from 'node:child_process'
 import * as Fs from 'node:fs'
@@ -68,6 +69,8 @@ const POLL_MS = Number(option('--poll-ms') ?? 1000)
 const BASELINE = !argv.includes('--no-baseline') && !argv.includes('--instant')
 const TRICKLE = argv.includes('--trickle')
 const INSTANT = argv.includes('--instant')
+/** `--cpu-prof DIR`: the runner of the fresh and reused runs writes a V8 CPU profile there */
+const CPU_PROF = option('--cpu-prof')
 const SMALL = 10
 if (!Number.isInteger(N) || N < 1) throw new Error(`--n must be a positive whole number, not ${String(option('--n'))}`)
 if (!Number.isInteger(POLL_MS) || POLL_MS < 100) throw new Error('--poll-ms must be a whole number >= 100')
@@ -206,7 +209,8 @@ const runCli = (double: Double, n: number, tag: string): Promise<Ran> => {
     CRUNCH_DISPATCHER: '',
     CRUNCH_BENCH_USAGE: usageFile,
   }
-  const nodeArgs = ['--import', preload, bin, 'run', script, '--n', String(n), '--dispatcher', 'crunch', '--progress', 'json']
+  const prof = CPU_PROF !== undefined && (tag === 'fresh' || tag === 'reused') ? ['--cpu-prof', '--cpu-prof-dir', Path.resolve(CPU_PROF), '--cpu-prof-name', `runner-${tag}.cpuprofile`] : []
+  const nodeArgs = [...prof, '--import', preload, bin, 'run', script, '--n', String(n), '--dispatcher', 'crunch', '--progress', 'json']
   const [cmd, args] = hasTime ? [TIME, ['-v', '-o', timeFile, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs]
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
