@@ -204,6 +204,20 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         })
       }
 
+      // ---- details of requests found finished outside the poll loop (look-ups, reuse at create), read in batches
+      let detailQueue: Array<{ readonly request: Poll.RequestState; readonly resolve: (f: E.Either<Errors.SdkError, Poll.Finished>) => void }> = []
+      const flushDetails = async (): Promise<void> => {
+        const batch = detailQueue
+        detailQueue = []
+        const d = await Poll.details(api, batch.map((b) => b.request))
+        batch.forEach((b, i) => b.resolve(E.isLeft(d) ? d : E.right(d.right[i]!)))
+      }
+      const detailsOf = (request: Poll.RequestState): Promise<E.Either<Errors.SdkError, Poll.Finished>> =>
+        new Promise((resolve) => {
+          if (detailQueue.length === 0) setImmediate(() => void flushDetails())
+          detailQueue.push({ request, resolve })
+        })
+
       // ---- the poll loop over pending requests
       const pending = new Map<string, (f: E.Either<Errors.SdkError, Poll.Finished>) => void>()
       let polling = false
@@ -410,9 +424,9 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         if (E.isLeft(mine)) return mine
         const done = mine.right.find((r) => r.state === 'Final' && r.output_uuid !== null)
         if (done === undefined) return E.right(undefined)
-        const d = await Poll.details(api, [done])
+        const d = await detailsOf(done)
         if (E.isLeft(d)) return d
-        const f = d.right[0]!
+        const f = d.right
         // an earlier request that did not succeed is not a result: run the call anew
         if (!succeeded(f)) return E.right(undefined)
         const o = await outcomeOf(call.node, f, true)
@@ -452,9 +466,9 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           if (Poll.isFinished(created.right as Poll.RequestState)) {
             // a finished container was reused: the request is Final in the create response
             reused = true
-            const d = await Poll.details(api, [created.right as Poll.RequestState])
+            const d = await detailsOf(created.right as Poll.RequestState)
             if (E.isLeft(d)) return { _tag: 'Failed', error: d.left, retry: false }
-            return outcomeOf(node, d.right[0]!, reused)
+            return outcomeOf(node, d.right, reused)
           }
         }
         const f = await waitFinished(uuid)
