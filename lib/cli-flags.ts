@@ -29,6 +29,8 @@ export interface RunFlags {
   readonly paramsFile: string | undefined
   readonly reuse: boolean
   readonly keepGoing: boolean
+  /** say why each call would be reused or run, and run nothing */
+  readonly explain: boolean
   readonly concurrency: number | undefined
   readonly cacheDir: string | undefined
   readonly printGraph: 'mermaid' | 'dot' | 'json' | undefined
@@ -104,6 +106,7 @@ export const OPTIONS: ReadonlyArray<Option> = [
   { flag: 'keep-going', help: 'on a failure, run what does not depend on it' },
   { flag: 'output-dir', value: '<dir>', help: 'write the collections of the output as files under <dir>' },
   { flag: 'print-graph', value: '<mermaid|dot|json>', help: 'print the call graph made by run() and exit' },
+  { flag: 'explain', help: 'say for every call run() makes whether it would be reused, and why; run nothing (crunch explain)' },
   { flag: 'progress', value: '<auto|json|none>', help: 'progress on stderr (auto: live on a TTY, JSON lines otherwise)' },
   { flag: 'verbose', help: 'show stacks of failed calls' },
   { flag: 'help', help: 'this text' },
@@ -280,6 +283,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
     paramsFile: undefined as string | undefined,
     reuse: true,
     keepGoing: false,
+    explain: false,
     concurrency: undefined as number | undefined,
     cacheDir: undefined as string | undefined,
     printGraph: undefined as RunFlags['printGraph'],
@@ -322,6 +326,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
         if (name === 'help') flags.help = true
         else if (name === 'no-reuse') flags.reuse = false
         else if (name === 'keep-going') flags.keepGoing = true
+        else if (name === 'explain') flags.explain = true
         else if (name === 'verbose') flags.verbose = true
         else if (name === 'submit') flags.submit = true
         else if (name === 'no-wait') flags.wait = false

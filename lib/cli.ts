@@ -164,6 +164,17 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   }
 
   const cacheDir = flags.cacheDir ?? Path.resolve('.crunch')
+  if (flags.explain) {
+    if (flags.dispatcher === 'crunch') return exitWith(Flags.usageError('--explain reads the local result cache; on Arvados, earlier container requests are found by call id when the run starts', 'run crunch explain without --dispatcher crunch'), false)
+    const [Explain, ResultCache, SiteBook] = await Promise.all([import('./dispatchers/explain.js'), import('./dispatchers/result-cache.js'), import('./dispatchers/site-book.js')])
+    const cache = ResultCache.open(Path.join(cacheDir, 'results'))
+    if (E.isLeft(cache)) return exitWith(cache.left, flags.verbose)
+    const explained = await Explain.explain(module, decoded.right, { cache: cache.right, sites: SiteBook.open(Path.join(cacheDir, 'sites')), reuse: flags.reuse })
+    await cache.right.close()
+    if (E.isLeft(explained)) return exitWith(explained.left, flags.verbose)
+    process.stdout.write(Explain.render(explained.right))
+    return
+  }
   // the script goes along for isolation "process", whose workers load it (the dispatcher picks the default isolation)
   const script = process.argv[1]
   const local: Local.LocalOptions = {
@@ -355,7 +366,8 @@ Run \`crunch run <script> --help\` for its parameters and every option.
  * @since 0.1.0
  */
 export const main = async (argv: ReadonlyArray<string>, options: { readonly loadTypeScript?: (file: string) => Promise<string> } = {}): Promise<void> => {
-  const [command, ...args] = argv
+  // `crunch explain <script> [parameters]` is `crunch run <script> [parameters] --explain`
+  const [command, ...args] = argv[0] === 'explain' ? ['run', ...argv.slice(1), '--explain'] : argv
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(command === 'help' && args[0] === 'run' ? runUsage : mainUsage)
     return
@@ -365,7 +377,7 @@ export const main = async (argv: ReadonlyArray<string>, options: { readonly load
     return
   }
   if (command === 'cache') return import('./cache/command.js').then(async (Cache) => E.match((e: Errors.SdkError) => exitWith(e, false), (text: string) => void process.stdout.write(text))(await Cache.main(argv.slice(1), process.cwd())))
-  if (command !== 'run') return exitWith(Flags.usageError(`unknown command "${command}"`, 'commands: run, cache, help; crunch --version prints the version'), false)
+  if (command !== 'run') return exitWith(Flags.usageError(`unknown command "${command}"`, 'commands: run, explain, cache, help; crunch --version prints the version'), false)
   const split = splitRunArgs(args)
   if (E.isLeft(split)) return exitWith(split.left, false)
   const { script, rest } = split.right
