@@ -162,6 +162,7 @@ const kindOf = (c: t.Mixed): Kind => {
     case 'RefinementType':
     case 'ReadonlyType':
     case 'ExactType':
+    case 'SecretType':
       return kindOf((c as unknown as { type: t.Mixed }).type)
     case 'LiteralType':
       return typeof (c as unknown as { value: unknown }).value === 'string' ? 'string' : 'json'

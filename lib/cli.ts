@@ -14,11 +14,13 @@ import * as Flags from './cli-flags.js'
 import * as Output from './cli/output.js'
 import * as Script from './cli/script.js'
 import { RUN_MAIN_EVENT } from './run-main.js'
+import * as Codec from './codec.js'
 import type * as Dispatcher from './dispatcher.js'
 import * as Auto from './dispatchers/auto.js'
 import * as Local from './dispatchers/local.js'
 import * as Errors from './errors.js'
 import * as Graph from './graph.js'
+import * as IdentityCompute from './identity/compute.js'
 import type * as Module from './module.js'
 
 // -------------------------------------------------------------------------------------
@@ -35,6 +37,8 @@ export interface MainOptions {
   readonly makers?: Auto.Makers
   /** program name shown in --help */
   readonly command?: string
+  /** the script file the module is defined in: call ids then cover the files its works reach (code identity) */
+  readonly script?: string
 }
 
 
@@ -60,7 +64,7 @@ const isMain = (importMetaUrl: string): boolean => {
   return script !== undefined && sameFile(Url.fileURLToPath(importMetaUrl), script)
 }
 
-const progressReporter = (mode: Flags.RunFlags['progress']): { onEvent: (e: Dispatcher.Event) => void; stop: () => void } => {
+const progressReporter = (mode: Flags.RunFlags['progress'], secrets: ReadonlyArray<string> = []): { onEvent: (e: Dispatcher.Event) => void; stop: () => void } => {
   const tty = process.stderr.isTTY === true
   const effective = mode === 'auto' ? (tty ? 'live' : 'json') : mode
   let started = 0
@@ -91,9 +95,9 @@ const progressReporter = (mode: Flags.RunFlags['progress']): { onEvent: (e: Disp
         done++
       } else if (e.type === 'failed') {
         failed++
-        if (effective === 'json') process.stderr.write(JSON.stringify({ type: 'failed', id: e.id, work: e.work, code: e.error.code, message: Errors.redact(e.error.message) }) + '\n')
+        if (effective === 'json') process.stderr.write(JSON.stringify({ type: 'failed', id: e.id, work: e.work, code: e.error.code, message: Errors.redact(e.error.message, secrets) }) + '\n')
       } else if (effective !== 'none') {
-        process.stderr.write(effective === 'json' ? JSON.stringify({ type: 'log', id: e.id, work: e.work, message: Errors.redact(e.message) }) + '\n' : `\r\x1b[K[${e.work} ${e.id.slice(0, 8)}] ${Errors.redact(e.message)}\n`)
+        process.stderr.write(effective === 'json' ? JSON.stringify({ type: 'log', id: e.id, work: e.work, message: Errors.redact(e.message, secrets) }) + '\n' : `\r\x1b[K[${e.work} ${e.id.slice(0, 8)}] ${Errors.redact(e.message, secrets)}\n`)
       }
     },
     stop: () => {
@@ -104,15 +108,23 @@ const progressReporter = (mode: Flags.RunFlags['progress']): { onEvent: (e: Disp
   }
 }
 
+/** the module with the code identity of its script; without it (a warning), ids cover each implementation's own text */
+const withIdentity = async (module: Module.AnyModule, script: string): Promise<Module.AnyModule> => {
+  const identified = await IdentityCompute.withCodeIdentity(module, script)
+  if (E.isRight(identified)) return identified.right
+  process.stderr.write(`warning: ${Errors.format(identified.left)}\n`)
+  return module
+}
+
 /** a path relative to the working directory when it is under it */
 const shown = (p: string): string => {
   const rel = Path.relative(process.cwd(), p)
   return rel === '' ? '.' : rel.startsWith('..') || Path.isAbsolute(rel) ? p : rel
 }
 
-const exitWith = (error: Errors.SdkError, verbose: boolean): void => {
+const exitWith = (error: Errors.SdkError, verbose: boolean, secrets: ReadonlyArray<string> = []): void => {
   // without --verbose, a failed call still says where in the user's code it failed
-  process.stderr.write(Errors.format(verbose ? error : Script.withUserFrame(error), { stack: verbose, secrets: [process.env['ARVADOS_API_TOKEN'] ?? ''] }) + '\n')
+  process.stderr.write(Errors.format(verbose ? error : Script.withUserFrame(error), { stack: verbose, secrets: [process.env['ARVADOS_API_TOKEN'] ?? '', ...secrets] }) + '\n')
   process.exitCode = error.code === 'ARV_USAGE' ? 2 : error.code === 'ARV_CANCELLED' ? 130 : 1
 }
 
@@ -126,7 +138,8 @@ const exitWith = (error: Errors.SdkError, verbose: boolean): void => {
  * @category interpreters
  * @since 0.1.0
  */
-export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<string>, options: MainOptions = {}): Promise<void> => {
+export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<string>, options: MainOptions = {}): Promise<void> => {
+  const module = options.script === undefined ? given : await withIdentity(given, options.script)
   if (process.env['CRUNCH_ROLE'] === 'work') return runWorkRole(module)
   if (process.env['CRUNCH_ROLE'] === 'process-worker') return (await import('./dispatchers/executors/process-worker.js')).serve(module)
   const parsed = Flags.parse(argv, module.params)
@@ -149,6 +162,8 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
     params = fromFile.right
   }
   for (const [k, v] of Object.entries(flags.params)) params[k] = v
+  // the values of Secret parameters are redacted from everything printed
+  const secrets = Codec.secretsIn(module.params, params)
   // the parameters cross their codec here, so that a missing or wrong one is a usage error
   // naming its flag; the dispatcher decodes the same values again
   const decoded = Flags.decodeParams(module.name, module.params, params, flags.spelled, flags.paramsFile)
@@ -158,7 +173,7 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
     // the interpreter's own evaluation of run (what a run would record first), nothing runs
     const { evaluate } = await import('./dispatchers/interpret.js')
     const graph = await evaluate(module, decoded.right)
-    if (E.isLeft(graph)) return exitWith(graph.left, flags.verbose)
+    if (E.isLeft(graph)) return exitWith(graph.left, flags.verbose, secrets)
     process.stdout.write(flags.printGraph === 'mermaid' ? Graph.toMermaid(graph.right) : flags.printGraph === 'dot' ? Graph.toDot(graph.right) : JSON.stringify(Graph.toJson(graph.right), null, 2) + '\n')
     return
   }
@@ -225,7 +240,7 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
     )
   }
   process.on('beforeExit', onBeforeExit)
-  const progress = progressReporter(flags.progress)
+  const progress = progressReporter(flags.progress, secrets)
   // --no-wait: once the runner's request is committed, say which it is and leave it running
   const onEvent = flags.wait
     ? progress.onEvent
@@ -239,7 +254,7 @@ export const runProgram = async (module: Module.AnyModule, argv: ReadonlyArray<s
   try {
     const result = await chosen.right.run(module, params, { signal: controller.signal, reuse: flags.reuse, keepGoing: flags.keepGoing, onEvent })()
     progress.stop()
-    if (E.isLeft(result)) return exitWith(result.left, flags.verbose)
+    if (E.isLeft(result)) return exitWith(result.left, flags.verbose, secrets)
     process.stdout.write(JSON.stringify(JSON.parse(result.right.json), null, 2) + '\n')
     if (flags.outputDir !== undefined) {
       const reader = chosen.right.name.startsWith('crunch') ? await Output.keepReader(process.env, Os.homedir()) : E.right(undefined)
@@ -268,15 +283,17 @@ const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
   const controller = new AbortController()
   const onTerm = (): void => controller.abort('terminated (SIGTERM)')
   process.on('SIGTERM', onTerm)
+  const { readSecrets, SECRETS_FILE } = await import('./dispatchers/crunch/request.js')
+  const secrets = Codec.secretStrings((await readSecrets(SECRETS_FILE)).flat())
   try {
     const started = Date.now()
     const r = await WorkRole.run(module, WorkRole.containerPaths, controller.signal, (e) => {
-      if (e.type === 'log') process.stderr.write(`${Errors.redact(e.message)}\n`)
+      if (e.type === 'log') process.stderr.write(`${Errors.redact(e.message, secrets)}\n`)
     })
     if (E.isLeft(r)) {
-      exitWith(r.left, true)
+      exitWith(r.left, true, secrets)
       // last: the error as data, for the runner (the same error as a local run)
-      process.stderr.write(`${Errors.redact(WorkRole.errorLine(r.left))}\n`)
+      process.stderr.write(`${Errors.redact(WorkRole.errorLine(r.left), secrets)}\n`)
       return
     }
     process.stderr.write(`arvados-crunch: ${r.right.kind} result written in ${Date.now() - started} ms\n`)
@@ -295,7 +312,7 @@ const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
  */
 export const runMain = (module: Module.AnyModule, importMetaUrl: string, options: MainOptions = {}): void => {
   if (!isMain(importMetaUrl)) return
-  void runProgram(module, process.argv.slice(2), options).catch((e: unknown) => exitWith(Errors.fromUnknown(e), true))
+  void runProgram(module, process.argv.slice(2), { script: Url.fileURLToPath(importMetaUrl), ...options }).catch((e: unknown) => exitWith(Errors.fromUnknown(e), true))
 }
 
 const mainUsage = `Usage: crunch <command>

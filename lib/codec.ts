@@ -233,6 +233,7 @@ export const mayHoldCollections = (codec: t.Mixed): boolean => {
     case 'RefinementType':
     case 'ReadonlyType':
     case 'ExactType':
+    case 'SecretType':
       return c.type === undefined || mayHoldCollections(c.type)
     case 'InterfaceType':
     case 'PartialType':
@@ -263,4 +264,235 @@ export const declaresCollection = (codec: t.Mixed): boolean => {
     return u.types.some((m) => m.name === 'Collection') && u.types.every((m) => m.name === 'Collection' || m.name === 'null')
   }
   return false
+}
+
+// -------------------------------------------------------------------------------------
+// secrets
+// -------------------------------------------------------------------------------------
+
+/**
+ * The key of an encoded secret: `Secret(c)` encodes a value as `{"~secret": <its c encoding>}`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const SECRET_KEY = '~secret'
+
+/** the key of the constant marker a sealed secret is replaced by */
+const SEALED_KEY = '~secret-redacted'
+
+/**
+ * The constant text a secret is replaced by wherever it must not appear (call ids, call files,
+ * graph exports, error summaries). The same for every value, so a changed password is the same
+ * call: a hash of the value would let anyone holding an id try guesses.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const SEALED_JSON = `{"${SEALED_KEY}":true}`
+
+/**
+ * A codec marking its values as secret.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SecretType<C extends t.Mixed> extends t.Type<t.TypeOf<C>, { readonly '~secret': t.OutputOf<C> }, unknown> {
+  readonly _tag: 'SecretType'
+  readonly type: C
+}
+
+/**
+ * JSON text with its secrets taken out: each `{"~secret": v}` replaced by `SEALED_JSON`, the
+ * JSON texts of the values in `secrets`, in the order a depth-first walk meets them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Sealed {
+  readonly json: string
+  readonly secrets: ReadonlyArray<string>
+}
+
+/**
+ * Marks a parameter or a work argument as secret. The implementation (or `run`) receives the
+ * plain value; the value never goes into call ids (a constant marker does), call files, graph
+ * exports, journals, events or errors, and on Arvados it travels in `secret_mounts`. Decodes the
+ * plain value (a command-line flag, a params file) as well as its encoded form.
+ *
+ * Only for parameters and arguments: a result cannot be secret (results are stored), and an
+ * argument that holds futures cannot hold a secret (pass the secret as its own argument).
+ *
+ * @example
+ * import * as t from 'io-ts'
+ * import { Secret, work } from 'arvados-crunch'
+ * const login = work({ args: [t.string, Secret(t.string)], returns: t.boolean }, async (user, password) => password.length > 0)
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const Secret = <C extends t.Mixed>(codec: C): SecretType<C> => {
+  const type = new t.Type<t.TypeOf<C>, { readonly '~secret': t.OutputOf<C> }, unknown>(
+    `Secret<${codec.name}>`,
+    (u): u is t.TypeOf<C> => codec.is(u),
+    (u, c) => {
+      if (isRecordWith(u, SEALED_KEY)) return t.failure(u, c, 'a secret whose value was taken out (sealed): the dispatcher must put it back before decoding')
+      return codec.validate(isRecordWith(u, SECRET_KEY) ? u[SECRET_KEY] : u, c)
+    },
+    (a) => ({ [SECRET_KEY]: codec.encode(a) as t.OutputOf<C> }),
+  )
+  return Object.assign(type, { _tag: 'SecretType' as const, type: codec })
+}
+
+const isRecordWith = <K extends string>(u: unknown, key: K): u is Readonly<Record<K, unknown>> => {
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) return false
+  const keys = Object.keys(u)
+  return keys.length === 1 && keys[0] === key
+}
+
+/**
+ * Whether a codec shows a `Secret` inside (precise: a codec it cannot see into counts as not).
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const showsSecret = (codec: t.Mixed): boolean => {
+  const c = codec as unknown as { _tag?: string; type?: t.Mixed; types?: ReadonlyArray<t.Mixed>; props?: Record<string, t.Mixed>; codomain?: t.Mixed }
+  switch (c._tag) {
+    case 'SecretType':
+      return true
+    case 'ArrayType':
+    case 'ReadonlyArrayType':
+    case 'RefinementType':
+    case 'ReadonlyType':
+    case 'ExactType':
+      return c.type !== undefined && showsSecret(c.type)
+    case 'InterfaceType':
+    case 'PartialType':
+    case 'StrictType':
+      return Object.values(c.props ?? {}).some(showsSecret)
+    case 'UnionType':
+    case 'IntersectionType':
+    case 'TupleType':
+      return (c.types ?? []).some(showsSecret)
+    case 'DictionaryType':
+      return c.codomain !== undefined && showsSecret(c.codomain)
+    default:
+      return false
+  }
+}
+
+/**
+ * Whether encodings of a codec may hold a secret (conservative: a codec it cannot see into
+ * may). Decided once per codec by callers on hot paths.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const mayHoldSecrets = (codec: t.Mixed): boolean => {
+  const c = codec as unknown as { _tag?: string; type?: t.Mixed; types?: ReadonlyArray<t.Mixed>; props?: Record<string, t.Mixed>; codomain?: t.Mixed }
+  if (c._tag === undefined) return true
+  if (LEAF_TAGS.has(c._tag)) return false
+  switch (c._tag) {
+    case 'SecretType':
+      return true
+    case 'ArrayType':
+    case 'ReadonlyArrayType':
+    case 'RefinementType':
+    case 'ReadonlyType':
+    case 'ExactType':
+      return c.type === undefined || mayHoldSecrets(c.type)
+    case 'InterfaceType':
+    case 'PartialType':
+    case 'StrictType':
+      return Object.values(c.props ?? {}).some(mayHoldSecrets)
+    case 'UnionType':
+    case 'IntersectionType':
+    case 'TupleType':
+      return (c.types ?? []).some(mayHoldSecrets)
+    case 'DictionaryType':
+      return c.codomain === undefined || mayHoldSecrets(c.codomain)
+    default:
+      return true
+  }
+}
+
+const mapJson = (u: unknown, leaf: (record: Record<string, unknown>) => unknown): unknown => {
+  if (typeof u !== 'object' || u === null) return u
+  if (Array.isArray(u)) return u.map((x) => mapJson(x, leaf))
+  const replaced = leaf(u as Record<string, unknown>)
+  if (replaced !== undefined) return replaced
+  const out = Object.create(null) as Record<string, unknown>
+  for (const k of Object.keys(u)) out[k] = mapJson((u as Record<string, unknown>)[k], leaf)
+  return out
+}
+
+/**
+ * Takes the secrets out of JSON text made by `encode` (see `Sealed`). Text without secrets is
+ * returned as it is.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const seal = (json: string): Sealed => {
+  if (!json.includes(`"${SECRET_KEY}"`)) return { json, secrets: [] }
+  const secrets: Array<string> = []
+  const sealed = mapJson(JSON.parse(json), (r) => {
+    if (!isRecordWith(r, SECRET_KEY)) return undefined
+    secrets.push(JSON.stringify(r[SECRET_KEY]))
+    return { [SEALED_KEY]: true }
+  })
+  return { json: JSON.stringify(sealed), secrets }
+}
+
+/**
+ * Puts secrets taken out by `seal` back.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const unseal = (json: string, secrets: ReadonlyArray<string>): string => {
+  if (secrets.length === 0 || !json.includes(`"${SEALED_KEY}"`)) return json
+  let n = 0
+  const revealed = mapJson(JSON.parse(json), (r) => {
+    if (!isRecordWith(r, SEALED_KEY)) return undefined
+    const text = secrets[n++]
+    return text === undefined ? r : { [SECRET_KEY]: JSON.parse(text) as unknown }
+  })
+  return JSON.stringify(revealed)
+}
+
+/**
+ * The texts to redact for secret values (their JSON texts, as `seal` gives them): every string
+ * and number inside, also as it appears escaped in JSON text.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const secretStrings = (secrets: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const out = new Set<string>()
+  const walk = (u: unknown): void => {
+    if (typeof u === 'string') {
+      out.add(u)
+      out.add(JSON.stringify(u).slice(1, -1))
+    } else if (typeof u === 'number') out.add(String(u))
+    else if (typeof u === 'object' && u !== null) for (const v of Object.values(u)) walk(v)
+  }
+  for (const s of secrets) walk(JSON.parse(s) as unknown)
+  return [...out].filter((s) => s !== '')
+}
+
+/**
+ * The secret strings inside a value of `codec` (empty when it holds none or does not fit).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const secretsIn = (codec: t.Mixed, value: unknown): ReadonlyArray<string> => {
+  if (!mayHoldSecrets(codec)) return []
+  const where: Where = { module: '', work: 'run', position: 'parameters' }
+  const decoded = codec.is(value) ? E.right(value) : decodeUnknown(codec, value, where)
+  if (E.isLeft(decoded)) return []
+  const json = encode(codec, decoded.right, where)
+  return E.isLeft(json) ? [] : secretStrings(seal(json.right).secrets)
 }

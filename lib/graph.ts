@@ -7,6 +7,8 @@
  * Node ids are Merkle ids: a digest of (module name, work name, the work's code hash, each
  * argument's canonical encoding, where futures appear as the ids of the nodes they name). Equal
  * inputs and code give equal ids across processes and machines; they key reuse and resubmission.
+ * The code hash covers every source file the work's file reaches when the module carries a code
+ * identity (`identity/identity.ts`), else the implementation's function text.
  *
  * Levels, as in the original draft: S1 = ready (every input resolved), S2 = waiting on futures,
  * S3 = combine (gather a structure of futures, or concatenate collections) once inputs resolve.
@@ -20,6 +22,7 @@ import * as Codec from './codec.js'
 import * as Collection from './collections/collection.js'
 import * as Errors from './errors.js'
 import * as Future from './future.js'
+import type * as Identity from './identity/identity.js'
 import * as Json from './internal/json.js'
 import type * as Module from './module.js'
 
@@ -34,9 +37,21 @@ import type * as Module from './module.js'
  * @category models
  * @since 0.1.0
  */
-export type Arg =
-  | { readonly _tag: 'Json'; readonly json: string }
-  | { readonly _tag: 'Shape'; readonly shape: unknown; readonly canonical: string }
+export type Arg = JsonArg | { readonly _tag: 'Shape'; readonly shape: unknown; readonly canonical: string }
+
+/**
+ * An encoded argument. When it holds secrets (`Codec.Secret`), `json` is sealed (each secret
+ * replaced by a constant marker: that is what ids, exports and call files see) and the values
+ * are in `secrets`, a field JSON.stringify does not see; `plainJson` puts them back.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface JsonArg {
+  readonly _tag: 'Json'
+  readonly json: string
+  readonly secrets?: ReadonlyArray<string>
+}
 
 /**
  * @category models
@@ -112,6 +127,11 @@ export type Level = 'S1' | 'S2' | 'S3'
 const unknownWork = (module: Module.AnyModule, caller: string) =>
   Errors.make('UnknownWorkError', 'ARV_UNKNOWN_WORK', `${caller} called a work function that is not part of module "${module.name}"`, { module: module.name }, {
     hint: `add it to defineModule({ work: { … } }) of "${module.name}" so dispatchers can find it by name`,
+  })
+
+const secretWithFutures = (module: Module.AnyModule, work: string, position: number) =>
+  Errors.make('SecretArgumentError', 'ARV_SECRET_WITH_FUTURES', `argument ${position} of work "${work}" (module "${module.name}") holds futures and a Secret`, { module: module.name, work, position }, {
+    hint: 'pass the secret as an argument of its own (its codec Secret(...)), and the futures in other arguments',
   })
 
 const arityError = (module: Module.AnyModule, work: string, expected: number, got: number) =>
@@ -354,15 +374,55 @@ const noDeps: ReadonlyArray<string> = Object.freeze([])
 interface WorkInfo {
   readonly where: ReadonlyArray<Codec.Where>
   readonly prefix: string
+  /** per argument: whether its encoding may hold a secret (then it is sealed) */
+  readonly mayHoldSecrets: ReadonlyArray<boolean>
 }
 
 /**
- * Makes a recorder for `module`; `parent` is the call whose implementation is running, if any.
+ * An encoded argument with its secrets taken out (see `JsonArg`).
  *
  * @category constructors
  * @since 0.1.0
  */
-export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(module: Module.Module<t.Mixed, W, unknown, t.Mixed | undefined>, parent: string | undefined): Recorder<W> => {
+export const jsonArg = (json: string): JsonArg => {
+  const sealed = Codec.seal(json)
+  if (sealed.secrets.length === 0) return { _tag: 'Json', json }
+  const arg: { _tag: 'Json'; json: string } = { _tag: 'Json', json: sealed.json }
+  Object.defineProperty(arg, 'secrets', { value: Object.freeze([...sealed.secrets]), enumerable: false })
+  return arg
+}
+
+/**
+ * The JSON text of an encoded argument with its secrets in: what its codec decodes for the
+ * implementation. Never for ids, exports, logs or call files (they take `json`).
+ *
+ * @category destructors
+ * @since 0.1.0
+ */
+export const plainJson = (a: JsonArg): string => (a.secrets === undefined ? a.json : Codec.unseal(a.json, a.secrets))
+
+/**
+ * The code hash that goes into the ids of a work's calls: from the code identity when it knows
+ * the work's file (every file that file reaches), else the work's function-text hash.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const codeHashOf = (def: Module.AnyWork, name: string, identity: Identity.Identity | undefined): string => identity?.codeHash(def, name) ?? def.codeHash
+
+/**
+ * Makes a recorder for `module`; `parent` is the call whose implementation is running, if any.
+ * Call ids take code hashes from `identity` (by default the module's own, see
+ * `Module.identity`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(
+  module: Module.Module<t.Mixed, W, unknown, t.Mixed | undefined>,
+  parent: string | undefined,
+  identity: Identity.Identity | undefined = module.identity,
+): Recorder<W> => {
   const recorded: Array<CallNode> = []
   const seen = new Set<string>()
   const caller = parent === undefined ? 'run()' : `the implementation of call ${parent.slice(0, 12)}`
@@ -374,7 +434,8 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     if (w === undefined) {
       w = {
         where: (def.spec.args as ReadonlyArray<t.Mixed>).map((_, i) => ({ module: module.name, work: name, position: `argument ${i + 1}` })),
-        prefix: idPrefix(module.name, name, def.codeHash),
+        prefix: idPrefix(module.name, name, codeHashOf(def, name, identity)),
+        mayHoldSecrets: (def.spec.args as ReadonlyArray<t.Mixed>).map(Codec.mayHoldSecrets),
       }
       works.set(name, w)
     }
@@ -390,13 +451,14 @@ export const recorder = <W extends Readonly<Record<string, Module.AnyWork>>>(mod
     for (let i = 0; i < args.length; i++) {
       const value = needsMaterializing(args[i]) ? materializeDeep(args[i], `argument ${i + 1} of work "${name}"`) : args[i]
       if (hasFutures(value)) {
+        if (info.mayHoldSecrets[i] === true && Codec.showsSecret(codecs[i]!)) throw Errors.toError(secretWithFutures(module, name, i + 1))
         const c = canonicalShape(value, (deps ??= new Set()))
         if (E.isLeft(c)) throw Errors.toError(Codec.codecError('encode', where[i]!, [{ path: Json.dotPath(c.left.path), expected: codecs[i]!.name, received: c.left.found }]))
         encoded[i] = { _tag: 'Shape', shape: value, canonical: c.right }
       } else {
         const json = Codec.encode(codecs[i]!, value, where[i]!)
         if (E.isLeft(json)) throw Errors.toError(json.left)
-        encoded[i] = { _tag: 'Json', json: json.right }
+        encoded[i] = info.mayHoldSecrets[i] === true ? jsonArg(json.right) : { _tag: 'Json', json: json.right }
       }
     }
     const id = idFrom(info.prefix, encoded)

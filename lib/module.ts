@@ -11,9 +11,12 @@
  */
 import * as Crypto from 'node:crypto'
 import type * as t from 'io-ts'
+import * as Codec from './codec.js'
+import * as Errors from './errors.js'
 import type * as Collection from './collections/collection.js'
 import type * as Exec from './exec.js'
 import type * as Future from './future.js'
+import type * as Identity from './identity/identity.js'
 import type * as ValueStore from './value-store.js'
 
 // -------------------------------------------------------------------------------------
@@ -175,8 +178,27 @@ export interface Work<Args extends Codecs, R extends t.Mixed> {
   readonly _tag: 'Work'
   readonly spec: WorkSpec<Args, R>
   readonly implementation: Implementation<Args, R>
-  /** digest of the implementation's source and its codecs' names: part of every call id */
+  /**
+   * digest of the implementation's function text and its codecs' names: the code part of call
+   * ids when the module carries no code identity (see `Module.identity`)
+   */
   readonly codeHash: string
+  /** where the code that called `work(...)` is, when the stack tells (for the code identity) */
+  readonly source: WorkSource | undefined
+}
+
+/**
+ * A place in the code as the JavaScript engine sees it: under tsx the source file itself; in a
+ * bundle the bundle file and its line (the code identity maps the line back to a source file).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkSource {
+  /** a path or a file URL */
+  readonly file: string
+  /** 1-based */
+  readonly line: number
 }
 
 /**
@@ -219,6 +241,11 @@ export interface Module<P extends t.Mixed, W extends Readonly<Record<string, Any
   readonly returns: Ret
   /** work name by definition, for `ctx.call(def, ...)` */
   readonly nameOf: (w: AnyWork) => string | undefined
+  /**
+   * the code identity of the script's module graph (set by the CLI, or `Identity.attach`):
+   * call ids then cover every file a work's file reaches; without it, only the function text
+   */
+  readonly identity?: Identity.Identity
 }
 
 /**
@@ -271,6 +298,13 @@ export type RunResultConstraint<Ret extends t.Mixed | undefined> = Ret extends t
  * @since 0.1.0
  */
 export const work = <const Args extends Codecs, R extends t.Mixed>(spec: WorkSpec<Args, R>, implementation: Implementation<Args, R>): Work<Args, R> => {
+  if (Codec.showsSecret(spec.returns)) {
+    throw Errors.toError(
+      Errors.make('SecretResultError', 'ARV_SECRET_RESULT', `a work result cannot be secret (its codec is ${spec.returns.name})`, {}, {
+        hint: 'results are stored (cache, Keep); mark parameters and arguments with Secret(...), and return what is not secret',
+      }),
+    )
+  }
   const codeHash = Crypto.createHash('sha256')
     .update(implementation.toString())
     .update('\0')
@@ -279,7 +313,30 @@ export const work = <const Args extends Codecs, R extends t.Mixed>(spec: WorkSpe
     .update(spec.returns.name)
     .digest('hex')
     .slice(0, 32)
-  return Object.freeze({ _tag: 'Work', spec: Object.freeze({ ...spec }), implementation, codeHash })
+  return Object.freeze({ _tag: 'Work', spec: Object.freeze({ ...spec }), implementation, codeHash, source: callerOf(work) })
+}
+
+/**
+ * Where the code that called `fn` is: the first stack frame above it, as the engine sees it (the
+ * raw frame: no source map is consulted, which would cost a parse of the bundle's map).
+ */
+const callerOf = (fn: (...a: never[]) => unknown): WorkSource | undefined => {
+  const holder: { stack?: unknown } = {}
+  const limit = Error.stackTraceLimit
+  const prepare = Error.prepareStackTrace
+  Error.stackTraceLimit = 1
+  Error.prepareStackTrace = (_e, frames) => frames
+  try {
+    Error.captureStackTrace(holder, fn)
+    const frame = (holder.stack as ReadonlyArray<NodeJS.CallSite> | undefined)?.[0]
+    const file = frame?.getFileName() ?? undefined
+    return file === undefined ? undefined : { file, line: frame?.getLineNumber() ?? 0 }
+  } catch {
+    return undefined
+  } finally {
+    Error.stackTraceLimit = limit
+    Error.prepareStackTrace = prepare
+  }
 }
 
 /**

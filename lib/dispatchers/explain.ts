@@ -8,7 +8,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import type * as Errors from '../errors.js'
-import type * as Graph from '../graph.js'
+import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
 import * as Interpret from './interpret.js'
 import type * as ResultCache from './result-cache.js'
@@ -53,7 +53,7 @@ export const explain = async (
         ? { reused: false, reason: 'work-reuse-false' }
         : where.cache.get(node.id) !== undefined
           ? { reused: true, reason: 'cache-hit' }
-          : ReuseReason.explainMiss(where.sites.get(site), ReuseReason.recordOf(node as Graph.CallNode, def.codeHash, false))
+          : ReuseReason.explainMiss(where.sites.get(site), ReuseReason.recordOf(node as Graph.CallNode, Graph.codeHashOf(def, node.work, module.identity), false))
     out.push({ id: node.id, work: node.work, site, decision })
   }
   return E.right(out)

@@ -271,14 +271,14 @@ export const run = async <M extends Module.AnyModule>(
   const remember = (st: State, ok: boolean): void => {
     if (sites === SiteBook.none || st.node._tag !== 'Call') return
     const site = siteNames.of(st.node.id)
-    if (site !== undefined) sites.set(site, ReuseReason.recordOf(st.node, workOf(st.node.work).codeHash, ok))
+    if (site !== undefined) sites.set(site, ReuseReason.recordOf(st.node, Graph.codeHashOf(workOf(st.node.work), st.node.work, module.identity), ok))
   }
   const missReason = (st: State, node: Graph.CallNode, def: Module.AnyWork): ReuseReason.Decision => {
     if (!reuse) return { reused: false, reason: 'reuse-off' }
     if (def.spec.reuse === false) return { reused: false, reason: 'work-reuse-false' }
     if (st.decision?.reason === 'result-unreadable') return st.decision
     const site = siteNames.of(node.id)
-    return ReuseReason.explainMiss(site === undefined ? undefined : sites.get(site), ReuseReason.recordOf(node, def.codeHash, false))
+    return ReuseReason.explainMiss(site === undefined ? undefined : sites.get(site), ReuseReason.recordOf(node, Graph.codeHashOf(def, node.work, module.identity), false))
   }
   const fail = (st: State, error: Errors.SdkError): void => {
     if (st.status === 'failed') return
@@ -460,7 +460,7 @@ export const run = async <M extends Module.AnyModule>(
     const args: Array<string> = new Array(n)
     for (let i = 0; i < n; i++) {
       const a = node.args[i]!
-      if (a._tag === 'Json') args[i] = a.json
+      if (a._tag === 'Json') args[i] = Graph.plainJson(a)
       else {
         const json = Options.guard(() => Codec.encode(plan.codecs[i]!, Graph.substitute(a.shape, (id) => states.get(id)!.value), plan.args[i]!), plan.args[i]!, undefined)
         if (E.isLeft(json)) return fail(st, json.left)

@@ -303,16 +303,26 @@ Reuse('should run again only the calls of an edited work, though the bundle chan
   const s = await open()
   const dir = Fs.mkdtempSync(Path.join(root, 'spec', 'fixtures', 'crunch', '.tmp-'))
   try {
-    const source = Fs.readFileSync(numbers, 'utf8').replace("from 'arvados-crunch'", "from '../../../../lib/index.js'")
+    // code identity is per file (a work counts every file its file imports): the works go into
+    // files of their own, the script only assembles the module, and the edit changes inc's file
+    const sdk = "from '../../../../lib/index.js'"
+    const sample = Fs.readFileSync(numbers, 'utf8')
+    const workLines = sample.split('\n').filter((l) => l.startsWith('export const ') && l.includes('= work('))
+    assert.is(workLines.length, 4)
+    const header = `import * as t from 'io-ts'\nimport { work } ${sdk}\n`
+    const incLine = workLines.find((l) => l.startsWith('export const inc '))!
+    Fs.writeFileSync(Path.join(dir, 'works.ts'), header + workLines.filter((l) => l !== incLine).join('\n') + '\n')
+    Fs.writeFileSync(Path.join(dir, 'inc.ts'), header + incLine + '\n')
+    let script = sample.replace("import { defineModule, runMain, work } from 'arvados-crunch'", `import { defineModule, runMain } ${sdk}\nimport { square, sum, sumOfSquares } from './works.js'\nimport { inc } from './inc.js'`)
+    for (const l of workLines) script = script.replace(l, '')
     const original = Path.join(dir, 'numbers.ts')
-    const edited = Path.join(dir, 'numbers-edited.ts')
-    Fs.writeFileSync(original, source)
-    Fs.writeFileSync(edited, source.replace('(x) => x + 1)', '(x) => x + 2)'))
+    Fs.writeFileSync(original, script)
     assert.equal(ok(await s.run([original, '--n', '3'])), { sumOfSquares: 14, chained: 6, viaContinuation: 14 })
     const started = s.double.counters.containersStarted
     const bundles = (): number => new Set(callRequests(s.double).map((r) => (r['properties'] as Rec)['arvados_crunch_bundle'])).size
     assert.is(bundles(), 1)
-    assert.equal(ok(await s.run([edited, '--n', '3'])), { sumOfSquares: 14, chained: 9, viaContinuation: 14 })
+    Fs.writeFileSync(Path.join(dir, 'inc.ts'), header + incLine.replace('(x) => x + 1)', '(x) => x + 2)') + '\n')
+    assert.equal(ok(await s.run([original, '--n', '3'])), { sumOfSquares: 14, chained: 9, viaContinuation: 14 })
     assert.is(bundles(), 2, 'the edited script is another bundle')
     assert.is(s.double.counters.containersStarted - started, 3, 'only the three inc calls ran again')
   } finally {

@@ -4,19 +4,20 @@
  * holding `main.mjs`. The bundle is reproducible: paths in it are relative to the project root
  * (the nearest directory with a package.json), it has no timestamps, and the same sources give
  * the same bytes — so the same portable data hash, the same container requests, and Arvados
- * reuses containers of unchanged code.
+ * reuses containers of unchanged code. The bundle embeds the code identity table of its sources
+ * (`identity/`), so call ids made inside a container equal those made on the laptop.
  *
  * esbuild is loaded only when bundling (never inside a container, which runs the bundle).
  *
  * @since 0.1.0
  */
 import * as Crypto from 'node:crypto'
-import * as Fs from 'node:fs'
-import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as Client from '../../arvados/client.js'
 import * as Pdh from '../../collections/pdh.js'
 import * as Errors from '../../errors.js'
+import * as Compute from '../../identity/compute.js'
+import * as Identity from '../../identity/identity.js'
 import type * as Keep from '../../keep/client.js'
 import * as Locator from '../../keep/locator.js'
 import type * as Request from './request.js'
@@ -32,9 +33,6 @@ import type * as Request from './request.js'
  * @since 0.1.0
  */
 export const FILE = 'main.mjs'
-
-// node's `require` for CommonJS dependencies inside an ESM bundle
-const BANNER = "import { createRequire as __arvadosCrunchRequire } from 'node:module';\nconst require = __arvadosCrunchRequire(import.meta.url);"
 
 // -------------------------------------------------------------------------------------
 // errors
@@ -57,13 +55,7 @@ const bundleError = (script: string, message: string, details: ReadonlyArray<str
  * @category utils
  * @since 0.1.0
  */
-export const projectRoot = (script: string): string => {
-  const start = Path.dirname(Path.resolve(script))
-  for (let dir = start; ; dir = Path.dirname(dir)) {
-    if (Fs.existsSync(Path.join(dir, 'package.json'))) return dir
-    if (Path.dirname(dir) === dir) return start
-  }
-}
+export const projectRoot = Compute.projectRoot
 
 /**
  * The manifest of a bundle collection (unsigned) and its portable data hash. Pure.
@@ -81,11 +73,6 @@ export const manifestOf = (bytes: Uint8Array): { readonly manifest: string; read
 // interpreters
 // -------------------------------------------------------------------------------------
 
-const nodeConditions = (): { conditions?: Array<string> } => {
-  const conditions = [...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/), ...process.execArgv].flatMap((a) => /^(?:--conditions|-C)=(.+)$/.exec(a)?.[1] ?? [])
-  // esbuild drops its default "module" condition when given a list
-  return conditions.length === 0 ? {} : { conditions: [...conditions, 'module'] }
-}
 
 /**
  * Bundles `script` into one ESM file (bytes).
@@ -102,27 +89,18 @@ export const build = async (script: string): Promise<E.Either<Errors.SdkError, U
   }
   try {
     const r = await esbuild.build({
-      entryPoints: [Path.resolve(script)],
-      absWorkingDir: projectRoot(script),
-      bundle: true,
-      platform: 'node',
-      // the export conditions node runs with (--conditions, also in NODE_OPTIONS) pick the same files here
-      ...nodeConditions(),
-      format: 'esm',
-      target: 'node20',
-      write: false,
-      external: ['esbuild', 'tsx', 'tsx/*'],
-      banner: { js: BANNER },
-      legalComments: 'none',
+      ...Compute.bundleOptions(script),
       // stacks from a container name the user's files and lines (node --enable-source-maps)
       sourcemap: 'inline',
       sourcesContent: false,
-      charset: 'utf8',
-      logLevel: 'silent',
+      metafile: true,
     })
     const out = r.outputFiles[0]
     if (out === undefined) return E.left(bundleError(script, 'esbuild produced no output', []))
-    return E.right(out.contents)
+    // the code identity of the sources, computed here where they are, travels in the bundle
+    // with where each input starts in the bundle, which tells a work its file from its line
+    const table = Identity.withLines(await Compute.tableOf(esbuild, script), out.text, new Set(Object.keys(r.metafile.inputs)))
+    return E.right(new TextEncoder().encode(Identity.embed(out.text, table)))
   } catch (cause) {
     const errors = (cause as { errors?: ReadonlyArray<{ text: string; location?: { file: string; line: number } | null }> }).errors ?? []
     return E.left(bundleError(script, errors[0]?.text ?? (cause instanceof Error ? cause.message : 'esbuild failed'), errors.slice(0, 5).map((e) => `${e.location === null || e.location === undefined ? '' : `${e.location.file}:${e.location.line}: `}${e.text}`), cause))

@@ -3,14 +3,17 @@
  * bundled script in work role (`CRUNCH_ROLE=work`), with the call in a `json` mount, the bundle
  * and every collection argument in `collection` mounts, a `tmp` output directory, resources and
  * scheduling mapped from the work's options, `use_existing` from `reuse`, `container_count_max`
- * from `retries`, a readable name and properties holding the call id and the bundle.
+ * from `retries`, a readable name and properties holding the call id and the bundle. Secret
+ * arguments (`Codec.Secret`) leave the call file for `secret_mounts` (`SECRETS_FILE`).
  *
  * Everything in a request is a function of the call and the bundle (no time, no run id), so a
  * repeated call makes an identical request and Arvados can reuse its container.
  *
  * @since 0.1.0
  */
+import * as Fs from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
+import * as Codec from '../../codec.js'
 import * as Errors from '../../errors.js'
 import type * as Module from '../../module.js'
 import type * as ResultFile from './result-file.js'
@@ -23,6 +26,12 @@ import type * as ResultFile from './result-file.js'
 export const BUNDLE_DIR = '/var/lib/arvados-crunch/bundle'
 /** @category constants @since 0.1.0 */
 export const CALL_FILE = '/var/lib/arvados-crunch/call.json'
+/**
+ * The secret mount holding the secrets of the call's arguments (`[[json, …] per argument]`):
+ * only in `secret_mounts`, which Arvados never returns and wipes when the request is final.
+ * @category constants @since 0.1.0
+ */
+export const SECRETS_FILE = '/var/lib/arvados-crunch/secrets.json'
 /** @category constants @since 0.1.0 */
 export const OUTPUT_DIR = '/var/spool/arvados-crunch/output'
 /** @category constants @since 0.1.0 */
@@ -133,6 +142,24 @@ export const nameOf = (module: string, work: string, callId: string): string => 
  */
 export const mountPathOf = (pdh: string): string => `/keep/${pdh}`
 
+/**
+ * The secrets of a call's arguments from its secret mount (in a work container); none when
+ * there is no such file.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const readSecrets = async (file: string = SECRETS_FILE): Promise<ReadonlyArray<ReadonlyArray<string>>> => {
+  let text: string
+  try {
+    text = await Fs.readFile(file, 'utf8')
+  } catch {
+    return []
+  }
+  const parsed: unknown = JSON.parse(text)
+  return Array.isArray(parsed) ? parsed.map((a: unknown) => (Array.isArray(a) ? a.filter((x): x is string => typeof x === 'string') : [])) : []
+}
+
 // -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
@@ -194,11 +221,14 @@ export const resources = (module: string, work: string, o: Module.WorkOptions): 
 export const containerRequest = (input: RequestInput): E.Either<Errors.SdkError, Attributes> => {
   const r = resources(input.module, input.work, input.options)
   if (E.isLeft(r)) return r
+  // secrets leave the call file (a constant marker stays) for a secret mount
+  const sealed = input.call.args.map(Codec.seal)
+  const secrets = sealed.map((s) => s.secrets)
   const mounts: Record<string, unknown> = {
     [OUTPUT_DIR]: { kind: 'tmp', capacity: DEFAULTS.tmpCapacity },
     [TMP_DIR]: { kind: 'tmp', capacity: bytesOf(input.options.tmp) ?? DEFAULTS.tmpCapacity },
     [BUNDLE_DIR]: { kind: 'collection', portable_data_hash: input.bundle.pdh },
-    [CALL_FILE]: { kind: 'json', content: input.call },
+    [CALL_FILE]: { kind: 'json', content: { ...input.call, args: sealed.map((s) => s.json) } },
   }
   for (const pdh of Object.keys(input.call.collections).sort()) mounts[mountPathOf(pdh)] = { kind: 'collection', portable_data_hash: pdh }
   return E.right({
@@ -210,6 +240,7 @@ export const containerRequest = (input: RequestInput): E.Either<Errors.SdkError,
     cwd: OUTPUT_DIR,
     environment: { CRUNCH_ROLE: 'work', HOME: TMP_DIR, TMPDIR: TMP_DIR },
     mounts,
+    ...(secrets.some((s) => s.length > 0) ? { secret_mounts: { [SECRETS_FILE]: { kind: 'json', content: secrets } } } : {}),
     output_path: OUTPUT_DIR,
     runtime_constraints: r.right.runtime,
     scheduling_parameters: r.right.scheduling,

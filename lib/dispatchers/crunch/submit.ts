@@ -92,8 +92,10 @@ export const runnerRequest = (input: {
     [Request.OUTPUT_DIR]: { kind: 'tmp', capacity: Request.DEFAULTS.tmpCapacity },
     [Request.TMP_DIR]: { kind: 'tmp', capacity: Request.DEFAULTS.tmpCapacity },
     [Request.BUNDLE_DIR]: { kind: 'collection', portable_data_hash: input.bundle.pdh },
-    [PARAMS_FILE]: { kind: 'json', content: JSON.parse(input.paramsJson) as unknown },
+    // parameters holding a Secret travel only in secret_mounts
+    ...(Codec.seal(input.paramsJson).secrets.length > 0 ? {} : { [PARAMS_FILE]: { kind: 'json', content: JSON.parse(input.paramsJson) as unknown } }),
   },
+  ...(Codec.seal(input.paramsJson).secrets.length > 0 ? { secret_mounts: { [PARAMS_FILE]: { kind: 'json', content: JSON.parse(input.paramsJson) as unknown } } } : {}),
   output_path: Request.OUTPUT_DIR,
   runtime_constraints: { ...RUNNER_RESOURCES, API: true },
   scheduling_parameters: {},

@@ -14,6 +14,7 @@
 import * as Fs from 'node:fs/promises'
 import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
+import * as Codec from '../../codec.js'
 import * as Collection from '../../collections/collection.js'
 import * as CollectionCodec from '../../collections/codec.js'
 import * as Manifest from '../../collections/manifest.js'
@@ -159,9 +160,15 @@ const runCall = async (module: Module.AnyModule, paths: WorkPaths, signal: Abort
     tmp: () => tmp,
   }
   const plan = Invoke.planner(module)(call.work)
+  // secret arguments come back from their secret mount (the call file holds a marker)
+  const secrets = await Request.readSecrets(Path.join(Path.dirname(paths.callFile), Path.basename(Request.SECRETS_FILE)))
+  const args = call.args.map((a, i) => Codec.unseal(a, secrets[i] ?? []))
   onEvent({ type: 'start', id: call.callId, work: call.work })
-  const o = await Invoke.invoke(host, plan, { id: call.callId, work: call.work, args: call.args, attempt: call.attempt ?? 1 }, signal)
+  const o = await Invoke.invoke(host, plan, { id: call.callId, work: call.work, args, attempt: call.attempt ?? 1 }, signal)
   if (o._tag === 'Failed') return E.left(o.error)
+  if (o._tag !== 'Json' && o.calls.some((c) => c.args.some((a) => a._tag === 'Json' && a.secrets !== undefined))) {
+    return E.left(workError('ARV_CRUNCH_SECRET_CONTINUATION', `work "${call.work}" passed a Secret to a call it made; on Arvados such calls are written to Keep, where secrets may not go`, 'pass the secret to that work from run() instead'))
+  }
   if (o._tag === 'Json') return E.left(workError('ARV_INTERNAL', 'an in-place call gave an encoded result', 'this is a bug in arvados-crunch; please report it'))
   const mounted = (pdh: string): boolean => call.collections[pdh] !== undefined
   try {

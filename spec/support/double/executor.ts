@@ -228,9 +228,11 @@ export const makeExecutor = (opts: ExecutorOptions): Cluster.Executor & { readon
     let outDir: string | undefined
     let stdinData: Buffer | undefined
     try {
-      const targets = Object.keys(mounts).sort((a, b) => a.length - b.length)
+      // secret_mounts (json/text only) are files like the others, never part of the output
+      const withSecrets: Record<string, Rec> = { ...mounts, ...((c['secret_mounts'] as Record<string, Rec> | undefined) ?? {}) }
+      const targets = Object.keys(withSecrets).sort((a, b) => a.length - b.length)
       for (const [i, target] of targets.entries()) {
-        const m = mounts[target] as Rec
+        const m = withSecrets[target] as Rec
         const s = Path.join(src, `m${i}`)
         if (target === 'stdin') {
           if (m['kind'] === 'json') stdinData = Buffer.from(canonicalJson(m['content']))
