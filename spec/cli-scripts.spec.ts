@@ -102,7 +102,7 @@ const failing = suite('crunch: a failing work')
 failing('should show where the work threw and the kinds of its arguments, not their values', async () => {
   const r = await crunch(['run', Path.join(root, 'samples', 'docs', 'failures.ts'), '--inputs', '0', '--cache-dir', tmp(), '--progress', 'none'], { cwd: root })
   assert.is(r.code, 1)
-  assert.is(r.stderr, 'WorkFailedError [ARV_WORK_FAILED]: work "invert" failed [call 9aecd628c3e4] with arguments (number): cannot invert 0\n  at samples/docs/failures.ts:12:22\n  caused by Error: cannot invert 0\n')
+  assert.is(r.stderr, 'WorkFailedError [ARV_WORK_FAILED]: work "invert" failed [call 19e89ba45e51] with arguments (number): cannot invert 0\n  at samples/docs/failures.ts:12:22\n  caused by Error: cannot invert 0\n')
 })
 
 failing.run()
