@@ -10,6 +10,7 @@ import * as Os from 'node:os'
 import * as Path from 'node:path'
 import * as Url from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
+import * as ConfigFile from './arvados/config-file.js'
 import * as Flags from './cli-flags.js'
 import * as Output from './cli/output.js'
 import * as Script from './cli/script.js'
@@ -22,6 +23,7 @@ import * as Errors from './errors.js'
 import * as Graph from './graph.js'
 import * as IdentityCompute from './identity/compute.js'
 import type * as Module from './module.js'
+import * as Redact from './internal/redact.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -64,7 +66,11 @@ const isMain = (importMetaUrl: string): boolean => {
   return script !== undefined && sameFile(Url.fileURLToPath(importMetaUrl), script)
 }
 
+/** the configured API token(s), removed in every form from every line printed (lib/internal/redact.ts) */
+const tokens = (): ReadonlyArray<string> => ConfigFile.secrets(process.env, Os.homedir())
+
 const progressReporter = (mode: Flags.RunFlags['progress'], secrets: ReadonlyArray<string> = []): { onEvent: (e: Dispatcher.Event) => void; stop: () => void } => {
+  const hide = Redact.make([...tokens(), ...secrets])
   const tty = process.stderr.isTTY === true
   const effective = mode === 'auto' ? (tty ? 'live' : 'json') : mode
   let started = 0
@@ -95,9 +101,9 @@ const progressReporter = (mode: Flags.RunFlags['progress'], secrets: ReadonlyArr
         done++
       } else if (e.type === 'failed') {
         failed++
-        if (effective === 'json') process.stderr.write(JSON.stringify({ type: 'failed', id: e.id, work: e.work, code: e.error.code, message: Errors.redact(e.error.message, secrets) }) + '\n')
+        if (effective === 'json') process.stderr.write(JSON.stringify({ type: 'failed', id: e.id, work: e.work, code: e.error.code, message: hide(e.error.message) }) + '\n')
       } else if (effective !== 'none') {
-        process.stderr.write(effective === 'json' ? JSON.stringify({ type: 'log', id: e.id, work: e.work, message: Errors.redact(e.message, secrets) }) + '\n' : `\r\x1b[K[${e.work} ${e.id.slice(0, 8)}] ${Errors.redact(e.message, secrets)}\n`)
+        process.stderr.write(effective === 'json' ? JSON.stringify({ type: 'log', id: e.id, work: e.work, message: hide(e.message) }) + '\n' : `\r\x1b[K[${e.work} ${e.id.slice(0, 8)}] ${hide(e.message)}\n`)
       }
     },
     stop: () => {
@@ -124,7 +130,7 @@ const shown = (p: string): string => {
 
 const exitWith = (error: Errors.SdkError, verbose: boolean, secrets: ReadonlyArray<string> = []): void => {
   // without --verbose, a failed call still says where in the user's code it failed
-  process.stderr.write(Errors.format(verbose ? error : Script.withUserFrame(error), { stack: verbose, secrets: [process.env['ARVADOS_API_TOKEN'] ?? '', ...secrets] }) + '\n')
+  process.stderr.write(Errors.format(verbose ? error : Script.withUserFrame(error), { stack: verbose, secrets: [...tokens(), ...secrets] }) + '\n')
   process.exitCode = error.code === 'ARV_USAGE' ? 2 : error.code === 'ARV_CANCELLED' ? 130 : 1
 }
 
@@ -287,8 +293,9 @@ const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
   const secrets = Codec.secretStrings((await readSecrets(SECRETS_FILE)).flat())
   try {
     const started = Date.now()
+    const hide = Redact.make([...tokens(), ...secrets])
     const r = await WorkRole.run(module, WorkRole.containerPaths, controller.signal, (e) => {
-      if (e.type === 'log') process.stderr.write(`${Errors.redact(e.message, secrets)}\n`)
+      if (e.type === 'log') process.stderr.write(`${hide(e.message)}\n`)
     })
     if (E.isLeft(r)) {
       exitWith(r.left, true, secrets)

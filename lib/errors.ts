@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import * as Redact from './internal/redact.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -126,29 +127,14 @@ export const kindOf = (u: unknown): string => {
   return typeof u
 }
 
-const TOKEN_PATTERNS: ReadonlyArray<RegExp> = [
-  // Arvados v2 tokens: v2/<uuid>/<secret>
-  /v2\/[a-z0-9]{5}-gj3su-[a-z0-9]{15}\/[A-Za-z0-9]+/g,
-  // Authorization headers
-  /(Bearer|OAuth2)\s+[A-Za-z0-9/+=_.-]+/g,
-  // token in query strings or key=value text
-  /((?:api_token|ARVADOS_API_TOKEN|token)\s*[=:]\s*)[^\s&"']+/gi,
-]
-
 /**
- * Removes anything that looks like an Arvados API token. `secrets` are removed verbatim too.
+ * Removes the `secrets` (the API token) in every form they travel in, and anything shaped like
+ * an Arvados token (`lib/internal/redact.ts` is the one rule).
  *
  * @category utils
  * @since 0.1.0
  */
-export const redact = (text: string, secrets: ReadonlyArray<string> = []): string => {
-  let out = text
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[REDACTED]')
-  out = out.replace(TOKEN_PATTERNS[0]!, 'v2/[REDACTED]')
-  out = out.replace(TOKEN_PATTERNS[1]!, '$1 [REDACTED]')
-  out = out.replace(TOKEN_PATTERNS[2]!, '$1[REDACTED]')
-  return out
-}
+export const redact = (text: string, secrets: ReadonlyArray<string> = []): string => Redact.make(secrets)(text)
 
 // -------------------------------------------------------------------------------------
 // interpreters

@@ -4,7 +4,8 @@
  * `X-Request-Id` the client sent (the same on every retry of one call, so server logs can be
  * searched for it), and the server's own error texts. Codes: `ARV_HTTP_<status>`,
  * `ARV_NETWORK` (no response: reset, refused, timeout), `ARV_TLS` (certificate not trusted),
- * `ARV_DECODE` (the response did not have the expected shape).
+ * `ARV_DECODE` (the response did not have the expected shape), `ARV_RESPONSE_TOO_LARGE` (a
+ * success body past the client's cap), `ARV_CANCELLED` (the caller's signal aborted the call).
  *
  * @since 0.1.0
  */
@@ -108,9 +109,36 @@ export const fromNetwork = (
   )
   const hint = tls
     ? 'the server certificate is not trusted: install the cluster CA (SSL_CERT_FILE or /etc/arvados/ca-certificates.crt), or set ARVADOS_API_HOST_INSECURE=1 for a test cluster'
-    : 'check ARVADOS_API_HOST and the network; the call was retried with backoff'
+    : `check ARVADOS_API_HOST and the network; the call was retried with backoff${fields.attempts > 1 ? ` (${fields.attempts} attempts)` : ''} until its attempts or time budget ran out`
   return Errors.make('ApiError', tls ? 'ARV_TLS' : 'ARV_NETWORK', message, { ...fields, status: 0, serverErrors: [] }, { hint })
 }
+
+/**
+ * An error for a success response whose body passed the size cap (`ARV_RESPONSE_TOO_LARGE`):
+ * the rest was dropped unread.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromTooLarge = (fields: Omit<ApiErrorFields, 'serverErrors'>, maxBytes: number, secrets: ReadonlyArray<string>): ApiError =>
+  Errors.make(
+    'ApiError',
+    'ARV_RESPONSE_TOO_LARGE',
+    Errors.redact(`${fields.method} ${fields.path} returned a body larger than ${maxBytes} bytes (request ${fields.requestId}); it was not read`, secrets),
+    { ...fields, serverErrors: [] },
+    { hint: 'ask for less (a smaller list limit, select fewer fields) or raise the client option maxBodyBytes' },
+  )
+
+/**
+ * A call cancelled by the caller's signal (`ARV_CANCELLED`); a request in flight was aborted.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const cancelled = (fields: Omit<ApiErrorFields, 'status' | 'serverErrors'>): ApiError =>
+  Errors.make('ApiError', 'ARV_CANCELLED', `${fields.method} ${fields.path} was cancelled (request ${fields.requestId})`, { ...fields, status: 0, serverErrors: [] }, {
+    hint: 'the run was cancelled (Ctrl-C or its AbortSignal)',
+  })
 
 /**
  * An error for a response whose body did not decode (`ARV_DECODE`). `problems` are paths and

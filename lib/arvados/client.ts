@@ -24,6 +24,8 @@ import * as ApiError from './api-error.js'
 import * as Config from './config.js'
 import * as Request from './request.js'
 import * as Resources from './resources.js'
+import * as Transport from './transport.js'
+import * as Json from '../internal/json.js'
 import * as Limiter from '../internal/limiter.js'
 
 // -------------------------------------------------------------------------------------
@@ -153,7 +155,9 @@ export interface ArvadosClient {
 }
 
 /**
- * Client options.
+ * Client options. Every call is bounded: each attempt by `timeoutMs` (connect + headers +
+ * body), the whole call with its retries by `retry.totalMs`, every body by a size cap, and
+ * `signal` aborts calls in flight at once (`ARV_CANCELLED`).
  *
  * @category models
  * @since 0.1.0
@@ -161,16 +165,51 @@ export interface ArvadosClient {
 export interface Options {
   /** Requests in flight at once (and pooled connections). Default 8. */
   readonly concurrency?: number
-  readonly retry?: Partial<Request.RetryPolicy>
+  /** Attempts, backoff and total time of one call. Default `DEFAULT_RETRY`. */
+  readonly retry?: Partial<Transport.RetryBudget>
   /** PEM text to trust instead of `config.ca` / Node's roots. */
   readonly ca?: string
   /** Prefix of generated request ids. Default `req-`. */
   readonly requestIdPrefix?: string
-  /** Headers and body timeout per attempt, ms. Default 300 000 (the Python SDK's). */
+  /** Deadline of one attempt: connect + headers + the whole body, ms. Default 120 000. */
   readonly timeoutMs?: number
+  /** Connect timeout of one attempt, ms (within `timeoutMs`). Default 20 000. */
+  readonly connectTimeoutMs?: number
+  /** The largest success body read, bytes (a list page, a collection with its manifest). Default 256 MiB. */
+  readonly maxBodyBytes?: number
+  /** The largest error body read, bytes; the rest is dropped unread. Default 64 KiB. */
+  readonly maxErrorBodyBytes?: number
+  /** Aborting it cancels every call in flight and every wait between attempts. */
+  readonly signal?: AbortSignal
+  /** Hears each retry before its wait (`Transport.retryLine` renders the progress line). */
+  readonly onRetry?: (event: Transport.RetryEvent) => void
   /** Source of randomness for backoff jitter, in [0, 1). Default `Math.random`. */
   readonly random?: () => number
 }
+
+/**
+ * 10 attempts, 500 ms base, 30 s cap, at most 300 s from the first attempt to the end.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const DEFAULT_RETRY: Transport.RetryBudget = { ...Request.DEFAULT_RETRY, totalMs: 300_000 }
+
+/**
+ * Default deadline of one attempt (connect + headers + body), ms.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const DEFAULT_TIMEOUT_MS = 120_000
+
+/**
+ * Default cap of a success body, bytes.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
 
 /**
  * The property every create carries so an ambiguous failure can be resolved by lookup.
@@ -186,23 +225,6 @@ const TypeCtor = t.Type
 // -------------------------------------------------------------------------------------
 // transport
 // -------------------------------------------------------------------------------------
-
-type Outcome =
-  | { readonly _tag: 'Response'; readonly status: number; readonly text: string; readonly retryAfter: number | undefined }
-  | { readonly _tag: 'NoResponse'; readonly code: string | undefined; readonly reason: string }
-
-const errorCode = (e: unknown): string | undefined => {
-  let cur: unknown = e
-  for (let i = 0; i < 4 && typeof cur === 'object' && cur !== null; i++) {
-    const code = (cur as { code?: unknown }).code
-    if (typeof code === 'string' && code !== 'UND_ERR' && code !== 'UND_ERR_SOCKET') return code
-    cur = (cur as { cause?: unknown }).cause
-  }
-  const top = (e as { code?: unknown } | null)?.code
-  return typeof top === 'string' ? top : undefined
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 // -------------------------------------------------------------------------------------
 // constructors
@@ -220,61 +242,84 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export const make = (config: Config.Config, options: Options = {}): ArvadosClient => {
   const concurrency = Math.max(1, options.concurrency ?? 8)
-  const policy: Request.RetryPolicy = { ...Request.DEFAULT_RETRY, ...options.retry }
-  const attempts = Math.max(1, Math.floor(policy.attempts))
+  const budget: Transport.RetryBudget = { ...DEFAULT_RETRY, ...options.retry }
   const random = options.random ?? Math.random
-  const timeoutMs = options.timeoutMs ?? 300_000
+  const deadlineMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const limits = {
+    deadlineMs,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxErrorBodyBytes: options.maxErrorBodyBytes ?? Transport.MAX_ERROR_BODY_BYTES,
+  }
+  const signal = options.signal
   const ca = options.ca ?? config.ca
   const secrets = [config.apiToken]
   const origin = `https://${config.apiHost}`
   const agent = new Agent({
     connections: concurrency,
     keepAliveTimeout: 30_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: { rejectUnauthorized: !config.insecure, ...(ca === undefined ? {} : { ca }) },
+    headersTimeout: deadlineMs,
+    bodyTimeout: deadlineMs,
+    connect: { rejectUnauthorized: !config.insecure, timeout: Math.min(deadlineMs, options.connectTimeoutMs ?? 20_000), ...(ca === undefined ? {} : { ca }) },
   })
   const limit = Limiter.make(concurrency)
   const newRequestId = (): string => Request.requestId(Crypto.randomBytes(20), options.requestIdPrefix ?? 'req-')
 
-  const send = (p: Request.Prepared, requestId: string): Promise<Outcome> =>
-    limit(async () => {
-      try {
-        const res = await agent.request({
+  const send = (p: Request.Prepared, requestId: string, leftMs: number): Promise<Transport.Outcome> =>
+    limit(() =>
+      Transport.exchange(
+        agent,
+        {
           origin,
           path: p.query === '' ? p.path : `${p.path}?${p.query}`,
           method: p.method,
           headers: { ...p.headers, authorization: `Bearer ${config.apiToken}`, 'x-request-id': requestId, accept: 'application/json' },
           ...(p.body === undefined ? {} : { body: p.body }),
-        })
-        const text = await res.body.text()
-        const ra = res.headers['retry-after']
-        return { _tag: 'Response', status: res.statusCode, text, retryAfter: Request.parseRetryAfter(Array.isArray(ra) ? ra[0] : ra) }
-      } catch (e) {
-        const code = errorCode(e)
-        return { _tag: 'NoResponse', code, reason: code ?? (e instanceof Error ? e.message : 'unknown failure') }
-      }
-    })
+        },
+        { ...limits, deadlineMs: Math.min(deadlineMs, leftMs) },
+        signal,
+      ),
+    )
 
-  /** Whether an outcome should be retried; also classifies TLS failures. */
-  const retryable = (o: Outcome): boolean =>
-    o._tag === 'Response' ? Request.isRetryableStatus(o.status) : !Request.isTlsCode(o.code) && (Request.isRetryableNetworkCode(o.code) || o.code === undefined)
-
-  const failure = (apiPath: string, method: string, requestId: string, o: Outcome, n: number): ApiError.ApiError =>
+  const failure = (apiPath: string, method: string, requestId: string, o: Transport.Outcome, n: number): ApiError.ApiError =>
     o._tag === 'Response'
-      ? ApiError.fromStatus({ status: o.status, method, path: apiPath, requestId, serverErrors: Request.serverErrors(o.text), attempts: n }, secrets)
-      : ApiError.fromNetwork({ method, path: apiPath, requestId, attempts: n }, o.reason, secrets, Request.isTlsCode(o.code))
+      ? o.tooLarge
+        ? ApiError.fromTooLarge({ status: o.status, method, path: apiPath, requestId, attempts: n }, limits.maxBodyBytes, secrets)
+        : ApiError.fromStatus({ status: o.status, method, path: apiPath, requestId, serverErrors: Request.serverErrors(o.body.toString('utf8')), attempts: n }, secrets)
+      : o._tag === 'Cancelled'
+        ? ApiError.cancelled({ method, path: apiPath, requestId, attempts: n })
+        : ApiError.fromNetwork({ method, path: apiPath, requestId, attempts: n }, o.reason, secrets, Request.isTlsCode(o.code))
 
   const decode = <A>(codec: t.Type<A, unknown, unknown>, what: string, text: string, method: string, apiPath: string, requestId: string, status: number, n: number): E.Either<ApiError.ApiError, A> => {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      return E.left(ApiError.fromDecode({ status, method, path: apiPath, requestId, attempts: n }, what, ['(root): expected JSON, received text'], secrets))
-    }
-    const r = codec.decode(parsed)
+    const parsed = Json.parseBounded(text)
+    if (E.isLeft(parsed)) return E.left(ApiError.fromDecode({ status, method, path: apiPath, requestId, attempts: n }, what, [`(root): ${parsed.left}`], secrets))
+    const r = codec.decode(parsed.right)
     return E.isRight(r) ? E.right(r.right) : E.left(ApiError.fromDecode({ status, method, path: apiPath, requestId, attempts: n }, what, Resources.problems(r.left), secrets))
   }
+
+  /** One attempt as a step of the retry loop: success decoded, a retryable failure retried. */
+  const attempt = async <A>(p: Request.Prepared, method: string, requestId: string, n: number, leftMs: number, codec: t.Type<A, unknown, unknown>, what: string): Promise<Transport.Step<E.Either<ApiError.ApiError, A>>> => {
+    const o = await send(p, requestId, leftMs)
+    if (o._tag === 'Response' && o.status >= 200 && o.status < 300 && !o.tooLarge) {
+      return { _tag: 'Done', value: decode(codec, what, o.body.toString('utf8'), method, p.path, requestId, o.status, n) }
+    }
+    const value = E.left(failure(p.path, method, requestId, o, n))
+    if (!Transport.isRetryable(o) || (o._tag === 'Response' && o.tooLarge)) return { _tag: 'Done', value }
+    const ra = Transport.header(o, 'retry-after')
+    return { _tag: 'Retry', value, reason: Transport.describe(o), ...(o._tag === 'Response' ? { retryAfterSeconds: Request.parseRetryAfter(ra) } : {}) }
+  }
+
+  const loop = <A>(what: string, step: (n: number, leftMs: number) => Promise<Transport.Step<E.Either<ApiError.ApiError, A>>>): Promise<E.Either<ApiError.ApiError, A>> =>
+    Transport.retrying(
+      {
+        what,
+        budget,
+        random,
+        ...(signal === undefined ? {} : { signal }),
+        ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+        cancelled: (last) => (E.isLeft(last) ? E.left(ApiError.cancelled(last.left)) : last),
+      },
+      step,
+    )
 
   /** One call with retries on retryable outcomes. */
   const call =
@@ -288,15 +333,10 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
       readonly what: string
       readonly requestId?: string
     }): TE.TaskEither<ApiError.ApiError, A> =>
-    async () => {
+    () => {
       const p = Request.prepare(input)
       const requestId = input.requestId ?? newRequestId()
-      for (let n = 1; ; n++) {
-        const o = await send(p, requestId)
-        if (o._tag === 'Response' && o.status >= 200 && o.status < 300) return decode(input.codec, input.what, o.text, input.method, p.path, requestId, o.status, n)
-        if (n >= attempts || !retryable(o)) return E.left(failure(p.path, input.method, requestId, o, n))
-        await sleep(Request.backoff(policy, n, random(), o._tag === 'Response' ? o.retryAfter : undefined))
-      }
+      return loop(`${input.method} ${p.path}`, (n, left) => attempt(p, input.method, requestId, n, left, input.codec, input.what))
     }
 
   const listCodec = <A>(item: t.Type<A, unknown, unknown>) => Resources.list(item) as unknown as t.Type<Resources.List<A>, unknown, unknown>
@@ -412,26 +452,25 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
         body: { ...attrs, properties },
       })
       const requestId = newRequestId()
-      for (let n = 1; ; n++) {
-        const o = await send(p, requestId)
-        if (o._tag === 'Response' && o.status >= 200 && o.status < 300) return decode(full, res.name, o.text, 'POST', p.path, requestId, o.status, n)
-        if (n >= attempts || !retryable(o)) return E.left(failure(p.path, 'POST', requestId, o, n))
-        await sleep(Request.backoff(policy, n, random(), o._tag === 'Response' ? o.retryAfter : undefined))
-        // The failed attempt may have created the object: look before creating again.
-        const found = await call({
-          method: 'GET',
-          path: res.path,
-          params: { filters: [[`properties.${CREATE_ID_PROPERTY}`, '=', createId]], select: ['uuid'], limit: 2 },
-          codec: listCodec(Resources.pick(res, ['uuid'])),
-          what: `${res.name} list`,
-          requestId: `${requestId}-lookup${n}`,
-        })()
-        if (E.isLeft(found)) return found
-        const first = found.right.items[0] as { readonly uuid?: unknown } | undefined
-        if (first !== undefined && typeof first.uuid === 'string') {
-          return call({ method: 'GET', path: `${res.path}/${Request.segment(first.uuid)}`, codec: full, what: res.name })()
+      return loop(`POST ${p.path}`, async (n, left) => {
+        if (n > 1) {
+          // The failed attempt may have created the object: look before creating again.
+          const found = await call({
+            method: 'GET',
+            path: res.path,
+            params: { filters: [[`properties.${CREATE_ID_PROPERTY}`, '=', createId]], select: ['uuid'], limit: 2 },
+            codec: listCodec(Resources.pick(res, ['uuid'])),
+            what: `${res.name} list`,
+            requestId: `${requestId}-lookup${n - 1}`,
+          })()
+          if (E.isLeft(found)) return { _tag: 'Done', value: found }
+          const first = found.right.items[0] as { readonly uuid?: unknown } | undefined
+          if (first !== undefined && typeof first.uuid === 'string') {
+            return { _tag: 'Done', value: await call({ method: 'GET', path: `${res.path}/${Request.segment(first.uuid)}`, codec: full, what: res.name })() }
+          }
         }
-      }
+        return attempt(p, 'POST', requestId, n, left, full, res.name)
+      })
     }
 
   const currentOf = <C extends t.Props, R extends t.Props>(res: Resources.Resource<C, R>, exact = false) => {

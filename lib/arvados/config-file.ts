@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as FsSync from 'node:fs'
 import * as Fs from 'node:fs/promises'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
@@ -61,3 +62,30 @@ export const load =
     }
     return Config.resolve({ env, settingsText: settings.right?.text, settingsPath: settings.right?.path, ca })
   }
+
+/**
+ * The API tokens a program's output must never show: `ARVADOS_API_TOKEN` and the token of the
+ * first settings.conf (read synchronously, once, by the CLI when it starts). Unreadable files
+ * give nothing (the run itself reports them).
+ *
+ * @category effects
+ * @since 0.1.0
+ */
+export const secrets = (env: Config.Env, home: string | undefined): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  const fromEnv = env['ARVADOS_API_TOKEN']
+  if (fromEnv !== undefined && fromEnv !== '') out.push(fromEnv)
+  for (const path of Config.settingsPaths(env, home)) {
+    let text: string
+    try {
+      text = FsSync.readFileSync(path, 'utf8')
+    } catch {
+      continue
+    }
+    const parsed = Config.parseSettings(text, path)
+    const token = E.isRight(parsed) ? parsed.right['ARVADOS_API_TOKEN'] : undefined
+    if (token !== undefined && token !== '') out.push(token)
+    break
+  }
+  return out
+}

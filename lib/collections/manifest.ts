@@ -105,7 +105,7 @@ export const error = (stream: number, token: number, message: string, hint?: str
 const DIGITS = /^(0|[1-9][0-9]*)$/
 const LOCATOR_START = /^[0-9a-f]{32}\+/
 // eslint-disable-next-line no-control-regex
-const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f]/
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f]/
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
 const ENCODER = new TextEncoder()
 
@@ -284,7 +284,7 @@ const fastName = (text: string, cur: Cursor): string | undefined => {
       mark = next
       i = next
     } else {
-      if (c < 32 || (c >= 0xd800 && c <= 0xdfff)) return undefined
+      if (c < 32 || c === 127 || (c >= 0xd800 && c <= 0xdfff)) return undefined
       i++
     }
     if (c === 47) {
@@ -456,12 +456,13 @@ export const streamSize = (s: Stream): number => s.locators.reduce((n, l) => n +
 // interpreters
 // -------------------------------------------------------------------------------------
 
-/** `\ooo` of the code units `escape` escapes (bytes 0-32, `:` and `\`), by code unit. */
-const ESCAPED: ReadonlyArray<string | undefined> = Array.from({ length: 93 }, (_, c) => (c <= 32 || c === 58 || c === 92 ? `\\${c.toString(8).padStart(3, '0')}` : undefined))
+/** `\ooo` of the code units `escape` escapes (bytes 0-32, `:`, `\` and DEL), by code unit. */
+const ESCAPED: ReadonlyArray<string | undefined> = Array.from({ length: 128 }, (_, c) => (c <= 32 || c === 58 || c === 92 || c === 127 ? `\\${c.toString(8).padStart(3, '0')}` : undefined))
 
 /**
  * Escapes a name the way Arvados writers do: bytes 0-32, `:` and `\` as `\` + 3 octal
- * digits; everything else (non-ASCII included) raw. `/` is kept.
+ * digits, and DEL (0x7f) too, which `parse` refuses raw like every control character;
+ * everything else (non-ASCII included) raw. `/` is kept.
  *
  * @category interpreters
  * @since 0.1.0
@@ -471,7 +472,7 @@ export const escape = (name: string): string => {
   let mark = 0
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i)
-    if (c <= 32 || c === 58 || c === 92) {
+    if (c <= 32 || c === 58 || c === 92 || c === 127) {
       out += name.slice(mark, i) + (ESCAPED[c] ?? '')
       mark = i + 1
     }

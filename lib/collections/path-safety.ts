@@ -17,6 +17,25 @@ import * as E from 'fp-ts/lib/Either.js'
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 /**
+ * The most components a collection path may have (`a/b/c` has 3). Deeper paths are refused
+ * with an error value: every walk over a tree recurses per level, and no file system takes
+ * paths this deep (Linux's PATH_MAX of 4096 bytes allows at most 2048 components).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const MAX_PATH_DEPTH = 1024
+
+/**
+ * Why a path of `depth` components is too deep, or undefined.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const depthProblem = (depth: number): string | undefined =>
+  depth > MAX_PATH_DEPTH ? `it has ${depth} components, more than the limit of ${MAX_PATH_DEPTH}` : undefined
+
+/**
  * Why `component` cannot be one path component, or undefined when it can.
  *
  * @category guards
@@ -40,6 +59,8 @@ export const components = (path: string): E.Either<string, ReadonlyArray<string>
   if (path === '') return E.left('it is empty')
   if (path.startsWith('/')) return E.left('it is absolute (starts with "/")')
   const parts = path.split('/')
+  const deep = depthProblem(parts.length)
+  if (deep !== undefined) return E.left(deep)
   for (const c of parts) {
     const problem = componentProblem(c)
     if (problem !== undefined) return E.left(problem)

@@ -139,6 +139,8 @@ export const fromManifests = (manifests: ReadonlyArray<Manifest.Manifest>): E.Ei
         total += l.size
       }
       const streamDirs = stream.name === '.' ? [] : stream.name.slice(2).split('/')
+      const tooDeep = PathSafety.depthProblem(streamDirs.length + 1)
+      if (tooDeep !== undefined) return E.left(Manifest.error(line, 1, `the stream's paths are too deep: ${tooDeep}`, 'a collection path may have at most 1024 components'))
       const streamDir = descend(root, streamDirs, [])
       if (E.isLeft(streamDir)) return E.left(clash(line, 1, streamDir.left))
       const segments = stream.segments
@@ -149,7 +151,10 @@ export const fromManifests = (manifests: ReadonlyArray<Manifest.Manifest>): E.Ei
         let dir = streamDir.right
         let fileName = segment.name
         if (slash >= 0) {
-          const sub = descend(streamDir.right, segment.name.slice(0, slash).split('/'), streamDirs)
+          const subDirs = segment.name.slice(0, slash).split('/')
+          const deep = PathSafety.depthProblem(streamDirs.length + subDirs.length + 1)
+          if (deep !== undefined) return E.left(Manifest.error(line, 1 + locators.length + si + 1, `the path of ${PathSafety.show(segment.name)} is too deep: ${deep}`, 'a collection path may have at most 1024 components'))
+          const sub = descend(streamDir.right, subDirs, streamDirs)
           if (E.isLeft(sub)) return E.left(clash(line, 1 + locators.length + si + 1, sub.left))
           dir = sub.right
           fileName = segment.name.slice(slash + 1)

@@ -6,6 +6,7 @@
  * @internal
  * @since 0.1.0
  */
+import * as E from 'fp-ts/lib/Either.js'
 import * as Errors from '../errors.js'
 
 /** @since 0.1.0 */
@@ -40,7 +41,9 @@ export const dotPath = (path: ReadonlyArray<PathStep>): string => {
  * Finds the first place where `u` is not plain JSON: undefined (in arrays, or as the value;
  * an undefined record field is fine, JSON omits it),
  * NaN, ±Infinity, BigInt, functions, symbols, cycles, and objects that are not plain records
- * or arrays (class instances, Map, Date...). Returns undefined when `u` is plain JSON.
+ * or arrays (class instances, Map, Date...), and nesting deeper than `MAX_DEPTH` (every walk
+ * over a value recurses: deeper values are refused here, before any walk could overflow the
+ * stack). Returns undefined when `u` is plain JSON.
  *
  * @since 0.1.0
  */
@@ -56,6 +59,7 @@ export const findNonJson = (u: unknown): NotJson | undefined => {
         return Number.isFinite(v) ? undefined : { path: [...path], found: Errors.kindOf(v) }
       case 'object': {
         if (v === null) return undefined
+        if (path.length >= MAX_DEPTH) return { path: path.slice(0, 8), found: `arrays or objects nested deeper than the limit of ${MAX_DEPTH} levels` }
         if (seen.has(v)) return { path: [...path], found: 'a cycle (an object that contains itself)' }
         const proto: unknown = Object.getPrototypeOf(v)
         if (Array.isArray(v)) {
@@ -114,3 +118,53 @@ export const canonical = (v: unknown): string => {
  * @since 0.1.0
  */
 export const parse = (text: string): unknown => JSON.parse(text)
+
+/**
+ * The deepest nesting of arrays and objects `parseBounded` accepts. Deeper JSON is refused
+ * before it is parsed: every walk over a value (checks, canonical text, codecs) recurses.
+ *
+ * @since 0.1.0
+ */
+export const MAX_DEPTH = 256
+
+/**
+ * How deeply `text` nests arrays and objects, scanning at most to `stopAt` (then returns
+ * `stopAt + 1`). Strings are skipped; the text need not be valid JSON.
+ *
+ * @since 0.1.0
+ */
+export const depthOf = (text: string, stopAt = Number.MAX_SAFE_INTEGER): number => {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      depth++
+      if (depth > max) {
+        max = depth
+        if (max > stopAt) return max
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return max
+}
+
+/**
+ * Parses JSON text as a value: Left (a one-line reason) for text that is not JSON or that
+ * nests deeper than `maxDepth` (checked before parsing). Never throws.
+ *
+ * @since 0.1.0
+ */
+export const parseBounded = (text: string, maxDepth = MAX_DEPTH): E.Either<string, unknown> => {
+  if (depthOf(text, maxDepth) > maxDepth) return E.left(`JSON nested deeper than the limit of ${maxDepth} levels`)
+  try {
+    return E.right(JSON.parse(text))
+  } catch (e) {
+    return E.left(`not valid JSON: ${e instanceof Error ? e.message.split('\n')[0] : 'unknown reason'}`)
+  }
+}

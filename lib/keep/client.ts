@@ -17,6 +17,7 @@ import { Agent } from 'undici'
 import type * as ArvadosClient from '../arvados/client.js'
 import type * as Config from '../arvados/config.js'
 import * as Request from '../arvados/request.js'
+import * as Transport from '../arvados/transport.js'
 import * as Errors from '../errors.js'
 import * as Locator from './locator.js'
 import * as Limiter from '../internal/limiter.js'
@@ -118,10 +119,19 @@ export interface Options {
   readonly concurrency?: number
   /** Default replicas for a PUT. Default 2. */
   readonly replicas?: number
-  readonly retry?: Partial<Request.RetryPolicy>
+  /** Attempts, backoff and total time per block and service. Default `DEFAULT_RETRY`. */
+  readonly retry?: Partial<Transport.RetryBudget>
   readonly ca?: string
+  /** Deadline of one attempt: connect + headers + the whole block, ms. Default 300 000. */
   readonly timeoutMs?: number
+  /** Connect timeout of one attempt, ms. Default 20 000. */
   readonly connectTimeoutMs?: number
+  /** The largest error body read, bytes; the rest is dropped unread. Default 64 KiB. */
+  readonly maxErrorBodyBytes?: number
+  /** Aborting it cancels every request in flight and every wait (`ARV_CANCELLED`). */
+  readonly signal?: AbortSignal
+  /** Hears each retry before its wait (`Transport.retryLine(e, 'Keep')` renders it). */
+  readonly onRetry?: (event: Transport.RetryEvent) => void
   readonly random?: () => number
   readonly requestIdPrefix?: string
 }
@@ -131,12 +141,21 @@ export interface Options {
 // -------------------------------------------------------------------------------------
 
 /**
- * Retry policy for block requests: 4 attempts per service, 1 s base, 30 s cap.
+ * Retry policy for block requests: 4 attempts per service, 1 s base, 30 s cap, at most 600 s
+ * per block and service.
  *
  * @category constants
  * @since 0.1.0
  */
-export const DEFAULT_RETRY: Request.RetryPolicy = { attempts: 4, baseMs: 1_000, maxMs: 30_000 }
+export const DEFAULT_RETRY: Transport.RetryBudget = { attempts: 4, baseMs: 1_000, maxMs: 30_000, totalMs: 600_000 }
+
+/**
+ * Default deadline of one block request (connect + headers + body), ms.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const DEFAULT_TIMEOUT_MS = 300_000
 
 // -------------------------------------------------------------------------------------
 // pure helpers
@@ -211,32 +230,6 @@ export const error = (code: string, message: string, block: string, attempts: Re
 // constructors
 // -------------------------------------------------------------------------------------
 
-type Outcome =
-  | { readonly _tag: 'Response'; readonly status: number; readonly body: Uint8Array | undefined; readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>; readonly tooLarge: boolean }
-  | { readonly _tag: 'NoResponse'; readonly code: string | undefined; readonly reason: string }
-
-const errorCode = (e: unknown): string | undefined => {
-  let cur: unknown = e
-  for (let i = 0; i < 4 && typeof cur === 'object' && cur !== null; i++) {
-    const code = (cur as { code?: unknown }).code
-    if (typeof code === 'string' && code !== 'UND_ERR') return code
-    cur = (cur as { cause?: unknown }).cause
-  }
-  return undefined
-}
-
-const header = (h: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>, name: string): string | undefined => {
-  const v = h[name]
-  return Array.isArray(v) ? (v[0] as string | undefined) : (v as string | undefined)
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-const describe = (o: Outcome): string => (o._tag === 'Response' ? `HTTP ${o.status}` : o.reason)
-
-const retryable = (o: Outcome): boolean =>
-  o._tag === 'Response' ? Request.isRetryableStatus(o.status) : !Request.isTlsCode(o.code) && (Request.isRetryableNetworkCode(o.code) || o.code === undefined)
-
 /**
  * Builds a Keep client. Services come from `options.services`, else `config.keepServices`
  * (`ARVADOS_KEEP_SERVICES`), else `options.api.keepServices.accessible()` (fetched once).
@@ -246,11 +239,13 @@ const retryable = (o: Outcome): boolean =>
  */
 export const make = (config: Config.Config, options: Options = {}): KeepClient => {
   const concurrency = Math.max(1, options.concurrency ?? 4)
-  const policy: Request.RetryPolicy = { ...DEFAULT_RETRY, ...options.retry }
-  const attempts = Math.max(1, Math.floor(policy.attempts))
+  const budget: Transport.RetryBudget = { ...DEFAULT_RETRY, ...options.retry }
+  const attempts = Math.max(1, Math.floor(budget.attempts))
   const defaultReplicas = Math.max(1, options.replicas ?? 2)
   const random = options.random ?? Math.random
-  const timeoutMs = options.timeoutMs ?? 300_000
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const maxErrorBodyBytes = options.maxErrorBodyBytes ?? Transport.MAX_ERROR_BODY_BYTES
+  const signal = options.signal
   const ca = options.ca ?? config.ca
   const secrets = [config.apiToken]
   const agent = new Agent({
@@ -258,8 +253,12 @@ export const make = (config: Config.Config, options: Options = {}): KeepClient =
     keepAliveTimeout: 30_000,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
-    connect: { rejectUnauthorized: !config.insecure, timeout: options.connectTimeoutMs ?? 20_000, ...(ca === undefined ? {} : { ca }) },
+    connect: { rejectUnauthorized: !config.insecure, timeout: Math.min(timeoutMs, options.connectTimeoutMs ?? 20_000), ...(ca === undefined ? {} : { ca }) },
   })
+  const loop = <A>(what: string, step: (n: number, leftMs: number) => Promise<Transport.Step<A>>): Promise<A> =>
+    Transport.retrying({ what, budget, random, ...(signal === undefined ? {} : { signal }), ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }) }, step)
+  const cancelled = (block: string, requestId: string, log: ReadonlyArray<Attempt>): KeepError =>
+    error('ARV_CANCELLED', `the Keep request for block ${block} was cancelled (request ${requestId})`, block, log, 'the run was cancelled (Ctrl-C or its AbortSignal)')
   const limit = Limiter.make(concurrency)
   const newRequestId = (): string => Request.requestId(Crypto.randomBytes(20), options.requestIdPrefix ?? 'req-')
 
@@ -289,34 +288,22 @@ export const make = (config: Config.Config, options: Options = {}): KeepClient =
     return servicesPromise
   }
 
-  const send = (method: 'GET' | 'PUT', url: string, requestId: string, body: Uint8Array | undefined, extra: Readonly<Record<string, string>>, maxBytes: number): Promise<Outcome> =>
+  const send = (method: 'GET' | 'PUT', url: string, requestId: string, body: Uint8Array | undefined, extra: Readonly<Record<string, string>>, maxBytes: number, leftMs: number): Promise<Transport.Outcome> =>
     limit(async () => {
-      try {
-        const u = new URL(url)
-        const res = await agent.request({
+      const u = new URL(url)
+      const o = await Transport.exchange(
+        agent,
+        {
           origin: u.origin,
           path: u.pathname,
           method,
           headers: { ...extra, authorization: `Bearer ${config.apiToken}`, 'x-request-id': requestId },
           ...(body === undefined ? {} : { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) }),
-        })
-        const chunks: Array<Buffer> = []
-        let total = 0
-        let tooLarge = false
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          total += chunk.length
-          if (total > maxBytes) {
-            tooLarge = true
-            res.body.destroy()
-            break
-          }
-          chunks.push(chunk)
-        }
-        return { _tag: 'Response', status: res.statusCode, body: new Uint8Array(Buffer.concat(chunks)), headers: res.headers, tooLarge }
-      } catch (e) {
-        const code = errorCode(e)
-        return { _tag: 'NoResponse', code, reason: Errors.redact(code ?? (e instanceof Error ? e.message : 'unknown failure'), secrets) }
-      }
+        },
+        { deadlineMs: Math.min(timeoutMs, leftMs), maxBodyBytes: maxBytes, maxErrorBodyBytes },
+        signal,
+      )
+      return o._tag === 'NoResponse' ? { ...o, reason: Errors.redact(o.reason, secrets) } : o
     })
 
   const get =
@@ -335,26 +322,33 @@ export const make = (config: Config.Config, options: Options = {}): KeepClient =
       const log: Array<Attempt> = []
       const kinds = new Map<string, 'corrupt' | 'missing' | 'denied' | 'other'>()
       let pending: ReadonlyArray<Service> = order
-      for (let round = 1; pending.length > 0; round++) {
+      const live = signal?.aborted !== true
+      const found = await loop(`Keep GET ${block}`, async (round, left): Promise<Transport.Step<E.Either<KeepError, Uint8Array> | undefined>> => {
         const retry: Array<Service> = []
+        let reason = ''
         for (const s of pending) {
-          const o = await send('GET', s.root + text, requestId, undefined, {}, locator.size)
+          const o = await send('GET', s.root + text, requestId, undefined, {}, locator.size, left)
+          if (o._tag === 'Cancelled') return { _tag: 'Done', value: E.left(cancelled(block, requestId, log)) }
           if (o._tag === 'Response' && o.status === 200) {
-            const body = o.body ?? new Uint8Array(0)
-            if (!o.tooLarge && body.byteLength === locator.size && md5(body) === locator.hash) return E.right(body)
+            const body = o.body
+            if (!o.tooLarge && body.byteLength === locator.size && md5(body) === locator.hash) return { _tag: 'Done', value: E.right(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)) }
             log.push({ service: s.root, outcome: o.tooLarge ? `returned more than ${locator.size} bytes` : `returned ${body.byteLength} bytes whose md5 does not match` })
             kinds.set(s.root, 'corrupt')
             continue
           }
-          log.push({ service: s.root, outcome: describe(o) })
+          log.push({ service: s.root, outcome: Transport.describe(o) })
           const status = o._tag === 'Response' ? o.status : 0
           kinds.set(s.root, status === 404 || status === 410 ? 'missing' : status === 401 || status === 403 ? 'denied' : 'other')
-          if (retryable(o) && round < attempts) retry.push(s)
+          if (Transport.isRetryable(o) && round < attempts) {
+            retry.push(s)
+            reason = Transport.describe(o)
+          }
         }
-        if (retry.length === 0) break
-        await sleep(Request.backoff(policy, round, random()))
         pending = retry
-      }
+        return retry.length === 0 ? { _tag: 'Done', value: undefined } : { _tag: 'Retry', value: undefined, reason }
+      })
+      if (found !== undefined) return found
+      if (live && Transport.isAborted(signal)) return E.left(cancelled(block, requestId, log))
       const outcomes = [...kinds.values()]
       const corrupt = outcomes.includes('corrupt')
       const allMissing = outcomes.length > 0 && outcomes.every((k) => k === 'missing')
@@ -389,37 +383,42 @@ export const make = (config: Config.Config, options: Options = {}): KeepClient =
       let signed: Locator.Locator | undefined
       let fatal: Attempt | undefined
       let next = 0
-      const writeTo = async (s: Service): Promise<void> => {
-        for (let n = 1; ; n++) {
+      let stopped = false
+      const live = signal?.aborted !== true
+      const writeTo = (s: Service): Promise<void> =>
+        loop(`Keep PUT ${block}`, async (_n, left): Promise<Transport.Step<void>> => {
           const headers: Record<string, string> = { 'x-keep-desired-replicas': String(wanted - stored), 'content-type': 'application/octet-stream' }
           if (putOptions.storageClasses !== undefined && putOptions.storageClasses.length > 0) headers['x-keep-storage-classes'] = putOptions.storageClasses.join(', ')
-          const o = await send('PUT', s.root + hash, requestId, data, headers, 4096)
+          const o = await send('PUT', s.root + hash, requestId, data, headers, 4096, left)
+          if (o._tag === 'Cancelled') {
+            stopped = true
+            return { _tag: 'Done', value: undefined }
+          }
           if (o._tag === 'Response' && o.status === 200) {
-            const text = new TextDecoder().decode(o.body ?? new Uint8Array(0)).trim()
+            const text = o.body.toString('utf8').trim()
             const loc = Locator.parse(text)
             if (E.isLeft(loc) || loc.right.hash !== hash || loc.right.size !== data.byteLength) {
               log.push({ service: s.root, outcome: 'answered with a locator for another block' })
-              return
+              return { _tag: 'Done', value: undefined }
             }
-            const count = Number(header(o.headers, 'x-keep-replicas-stored') ?? '1')
+            const count = Number(Transport.header(o, 'x-keep-replicas-stored') ?? '1')
             stored += Number.isFinite(count) && count > 0 ? count : 1
             if (signed === undefined || Locator.signature(signed) === undefined) signed = loc.right
-            return
+            return { _tag: 'Done', value: undefined }
           }
-          log.push({ service: s.root, outcome: describe(o) })
+          log.push({ service: s.root, outcome: Transport.describe(o) })
           if (o._tag === 'Response' && (o.status === 400 || o.status === 401 || o.status === 403 || o.status === 413)) {
-            fatal = { service: s.root, outcome: describe(o) }
-            return
+            fatal = { service: s.root, outcome: Transport.describe(o) }
+            return { _tag: 'Done', value: undefined }
           }
-          if (!retryable(o) || n >= attempts) return
-          await sleep(Request.backoff(policy, n, random()))
-        }
-      }
-      while (stored < wanted && fatal === undefined && next < writable.length) {
+          return Transport.isRetryable(o) ? { _tag: 'Retry', value: undefined, reason: Transport.describe(o) } : { _tag: 'Done', value: undefined }
+        })
+      while (stored < wanted && fatal === undefined && !stopped && next < writable.length) {
         const wave = writable.slice(next, next + Math.max(1, wanted - stored))
         next += wave.length
         await Promise.all(wave.map(writeTo))
       }
+      if (stopped || (live && Transport.isAborted(signal))) return E.left(cancelled(block, requestId, log))
       if (signed !== undefined && stored >= wanted) return E.right({ locator: signed, replicas: stored })
       if (fatal !== undefined) {
         const status = fatal.outcome

@@ -115,8 +115,8 @@ print('should print every Arvados fixture back byte for byte', () => {
   for (const v of vectors.pdh) assert.is(Manifest.print(ok(v.manifest)), v.manifest, v.source)
   for (const v of vectors.normalize) assert.is(Manifest.print(ok(v.normalized)), v.normalized, v.source)
 })
-print('should escape space, control characters, colon and backslash only', () => {
-  assert.is(Manifest.escape('a b\tc:d\\e/é\u007f'), 'a\\040b\\011c\\072d\\134e/é\u007f')
+print('should escape space, control characters (DEL included), colon and backslash only', () => {
+  assert.is(Manifest.escape('a b\tc:d\\e/é\u007f'), 'a\\040b\\011c\\072d\\134e/é\\177')
 })
 print('should write the directory marker as \\056', () => {
   assert.is(Manifest.print(ok('./d d41d8cd98f00b204e9800998ecf8427e+0 0:0:.\n')), './d d41d8cd98f00b204e9800998ecf8427e+0 0:0:\\056\n')

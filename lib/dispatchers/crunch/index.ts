@@ -16,6 +16,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type * as TE from 'fp-ts/lib/TaskEither.js'
 import * as Client from '../../arvados/client.js'
+import * as Transport from '../../arvados/transport.js'
 import type * as Config from '../../arvados/config.js'
 import * as ConfigFile from '../../arvados/config-file.js'
 import * as Codec from '../../codec.js'
@@ -161,8 +162,8 @@ export const make = (options: CrunchOptions): Dispatcher.Dispatcher => ({
       if (E.isLeft(loaded)) return loaded
       config = loaded.right
     }
-    const api = Client.make(config, options.client)
-    const keep = Keep.make(config, { api, replicas: s.right.replicas })
+    const api = Client.make(config, { ...Transport.progressHook(runOptions.onEvent), ...options.client })
+    const keep = Keep.make(config, { api, replicas: s.right.replicas, ...Transport.progressHook(runOptions.onEvent, 'Keep') })
     try {
       let bundle = s.right.bundle
       if (bundle === undefined) {
