@@ -5,6 +5,9 @@
  * JSON text, through the bounded parse and the JSON check every value crossing a work boundary
  * gets. Property-based (fast-check) where the input space is large.
  */
+import * as Fs from 'node:fs'
+import * as Os from 'node:os'
+import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as fc from 'fast-check'
 import * as t from 'io-ts'
@@ -17,6 +20,7 @@ import * as PathSafety from '../../lib/collections/path-safety.js'
 import * as Tree from '../../lib/collections/tree.js'
 import * as Errors from '../../lib/errors.js'
 import * as Json from '../../lib/internal/json.js'
+import { crunch, root } from '../support/cli.js'
 import * as Arbitrary from './arbitrary.js'
 
 const EMPTY = 'd41d8cd98f00b204e9800998ecf8427e+0'
@@ -161,6 +165,19 @@ Params('should refuse a parsed value nested 100,000 deep as not JSON, naming the
   assert.ok(E.isLeft(r))
   assert.is(r.left._tag, 'CodecError')
   assert.ok(Errors.format(r.left).includes(`limit of ${Json.MAX_DEPTH} levels`), Errors.format(r.left))
+})
+
+Params('should refuse --params nested 100,000 deep on the command line with an error naming the limit, no stack dump', async () => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'arv-deep-'))
+  try {
+    Fs.writeFileSync(Path.join(dir, 'p.json'), `{"data":${nested(100_000)}}`)
+    const r = await crunch(['run', Path.join(root, 'spec', 'fixtures', 'hostile', 'deep.ts'), '--params', Path.join(dir, 'p.json'), '--dispatcher', 'local', '--progress', 'none'], { cwd: dir, env: { CRUNCH_DISPATCHER: '', CRUNCH_ROLE: '' } })
+    assert.is(r.code, 1, r.stderr)
+    assert.ok(r.stderr.includes(`nested deeper than the limit of ${Json.MAX_DEPTH} levels`), r.stderr)
+    assert.not.ok(r.stderr.includes('Maximum call stack'), r.stderr)
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 Params('should parse or refuse any (mutated) JSON text, never throw (property)', () => {
