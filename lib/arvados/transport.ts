@@ -139,12 +139,12 @@ const codeOf = (e: unknown): string | undefined => {
 }
 
 /**
- * Seconds as people read them (`2 s`, `0.5 s`).
+ * A duration as people read it (`250 ms`, `2.5 s`, `42 s`).
  *
  * @category utils
  * @since 0.1.0
  */
-export const seconds = (ms: number): string => `${ms >= 10_000 ? Math.round(ms / 1000) : Math.round(ms / 100) / 10} s`
+export const seconds = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : `${ms >= 10_000 ? Math.round(ms / 1000) : Math.round(ms / 100) / 10} s`)
 
 /**
  * The one progress line of a retry: `API not reachable (ECONNREFUSED on GET /arvados/v1/…),
@@ -323,7 +323,8 @@ export const retrying = async <A>(
     if (s._tag === 'Done' || n >= attempts || signal?.aborted === true) return s.value
     const waitMs = Request.backoff(options.budget, n, options.random(), s.retryAfterSeconds)
     const remainingMs = started + options.budget.totalMs - now() - waitMs
-    if (remainingMs < 0) return s.value
+    // an attempt with almost no time left could only fail on its deadline: stop instead
+    if (remainingMs < Math.min(1000, options.budget.totalMs / 10)) return s.value
     options.onRetry?.({ what: options.what, attempt: n, reason: s.reason, waitMs, remainingMs })
     await sleep(waitMs, signal)
     if (isAborted(signal)) return options.cancelled === undefined ? s.value : options.cancelled(s.value)
