@@ -106,6 +106,8 @@ const DIGITS = /^(0|[1-9][0-9]*)$/
 const LOCATOR_START = /^[0-9a-f]{32}\+/
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f]/
+/** A UTF-16 surrogate without its other half: the text was not valid UTF-8. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
 const ENCODER = new TextEncoder()
 
@@ -227,6 +229,11 @@ const parseLineChecked = (text: string, line: number): E.Either<ManifestError, S
   if (raw !== null) {
     const token = text.slice(0, raw.index).split(' ').length
     return E.left(error(line, token, `raw control character ${JSON.stringify(raw[0])} (names must escape it as \\ooo)`))
+  }
+  const lone = LONE_SURROGATE.exec(text)
+  if (lone !== null) {
+    const token = text.slice(0, lone.index).split(' ').length
+    return E.left(error(line, token, `a lone UTF-16 surrogate ${JSON.stringify(lone[0])}: the manifest is not valid UTF-8`, 'read the manifest as UTF-8 bytes'))
   }
   return parseLine(text, line)
 }

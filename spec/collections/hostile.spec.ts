@@ -61,6 +61,15 @@ Manifests('should refuse every raw control character except the line end', () =>
   }
 })
 
+Manifests('should refuse a lone UTF-16 surrogate in a name (text that was not UTF-8), found by the property below', () => {
+  for (const text of [`./\ud800:\udc00a ${EMPTY} 0:0:b\n`, `. ${EMPTY} 0:0:a\udc00\n`, `. ${EMPTY} 0:0:a\ud800\n`]) {
+    const r = Manifest.parse(text)
+    assert.ok(E.isLeft(r), JSON.stringify(text))
+    assert.ok(r.left.message.includes('lone UTF-16 surrogate'), r.left.message)
+  }
+  assert.ok(E.isRight(Manifest.parse(`. ${EMPTY} 0:0:a\u{10000}\n`)))
+})
+
 Manifests('should give an error value naming the limit for a path of 4,500 components, not a RangeError', () => {
   const deep = Array.from({ length: 4500 }, (_, i) => `d${i}`).join('/')
   for (const text of [`. ${EMPTY} 0:0:${deep}/f\n`, `./${deep} ${EMPTY} 0:0:f\n`]) {
