@@ -300,7 +300,7 @@ const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
     if (E.isLeft(r)) {
       exitWith(r.left, true, secrets)
       // last: the error as data, for the runner (the same error as a local run)
-      process.stderr.write(`${Errors.redact(WorkRole.errorLine(r.left), secrets)}\n`)
+      process.stderr.write(`${hide(WorkRole.errorLine(r.left))}\n`)
       return
     }
     process.stderr.write(`arvados-crunch: ${r.right.kind} result written in ${Date.now() - started} ms\n`)
