@@ -326,6 +326,7 @@ const mainUsage = `Usage: crunch <command>
 
 Commands:
   crunch run [options] <script> [parameters] [options]   run a pipeline script (.ts, .mts, .js, .mjs)
+  crunch explain <script> [parameters] [options]         which calls a run would reuse, and why; runs nothing
   crunch cache info|prune|gc [--cache-dir <dir>]         look at and trim the cache (\`crunch cache --help\`)
   crunch help                                            this text
   crunch --version                                       the version of arvados-crunch
