@@ -98,6 +98,12 @@ export interface Stats {
   readonly wallMs?: number
   /** earlier results found torn or altered in the cache, never decoded (their calls ran again) */
   readonly discarded?: number
+  /** the sum of the executed calls' container `cost` (Arvados), absent when none reported one */
+  readonly cost?: number
+  /** the sum of the executed calls' running time, ms (their containers' own times on Arvados) */
+  readonly containerMs?: number
+  /** the running time of the earlier runs that made reused calls' results, ms (where known) */
+  readonly savedMs?: number
 }
 
 /**

@@ -30,6 +30,7 @@ import * as Invoke from './invoke.js'
 import * as Options from './options.js'
 import * as ResultCache from './result-cache.js'
 import * as ReuseReason from './reuse-reason.js'
+import * as Rollup from './rollup.js'
 import * as SiteBook from './site-book.js'
 
 // -------------------------------------------------------------------------------------
@@ -212,6 +213,7 @@ export const run = async <M extends Module.AnyModule>(
   let inFlight = 0
   let executed = 0
   let reusedCount = 0
+  const rollup = Rollup.make()
   let settle: () => void = () => undefined
   const allSettled = new Promise<void>((resolve) => (settle = resolve))
   const planOf = Invoke.planner(module)
@@ -419,6 +421,7 @@ export const run = async <M extends Module.AnyModule>(
 
   const done = (st: State, value: unknown, json: string): void => {
     if (st.reused) reusedCount++
+    rollup.add(st.reused, st.usage, st.startedAt === 0 ? undefined : now() - st.startedAt)
     complete(st, value, json)
     if (explaining) remember(st, true)
     if (listener !== undefined) {
@@ -649,7 +652,7 @@ export const run = async <M extends Module.AnyModule>(
   let calls = 0
   for (let i = 0; i < nodes.length; i++) if (nodes[i]!._tag === 'Call') calls++
   const discarded = cache.stats().discarded
-  const stats: Dispatcher.Stats = { calls, executed, reused: reusedCount, failed: failures.length, wallMs: now() - startedAt, ...(discarded > 0 ? { discarded } : {}) }
+  const stats: Dispatcher.Stats = { calls, executed, reused: reusedCount, failed: failures.length, wallMs: now() - startedAt, ...(discarded > 0 ? { discarded } : {}), ...rollup.stats() }
   if (cancelledFromOutside()) return E.left(Dispatcher.cancelled(module.name, external?.reason))
   const verdict = tracker.verdict()
   if (E.isLeft(verdict)) return verdict

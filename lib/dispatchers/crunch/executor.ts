@@ -35,9 +35,11 @@ import type * as Module from '../../module.js'
 import type * as Executor from '../executor.js'
 import * as Wire from '../wire.js'
 import * as KeepValueStore from './keep-value-store.js'
+import * as LiveLogs from './live-logs.js'
 import * as Poll from './poll.js'
 import * as Request from './request.js'
 import * as ResultFile from './result-file.js'
+import * as Usage from './usage.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -69,6 +71,10 @@ export interface RunnerContext {
   readonly uploads?: Store.Store | undefined
   /** reuse earlier requests' results and let Arvados reuse containers */
   readonly reuse: boolean
+  /** read each finished container's memory, CPU and instance type from its log collection (`usage.ts`; default true) */
+  readonly usage?: boolean
+  /** follow running calls' stderr.txt and hand its lines to their `log` (`live-logs.ts`; default true) */
+  readonly liveLogs?: boolean
 }
 
 /** container requests being created at once (the client allows 8 requests in flight) */
@@ -218,6 +224,9 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           detailQueue.push({ request, resolve })
         })
 
+      // ---- running calls' logs, followed while they run
+      const live = rc.liveLogs === false ? undefined : LiveLogs.make({ config: api.config, intervalMs: Math.min(rc.pollMs, LiveLogs.MAX_INTERVAL_MS), perTick: LiveLogs.PER_TICK })
+
       // ---- the poll loop over pending requests
       const pending = new Map<string, (f: E.Either<Errors.SdkError, Poll.Finished>) => void>()
       let polling = false
@@ -253,6 +262,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
             }
             break
           }
+          live?.observe(polled.right)
           const finished = polled.right.filter((r) => Poll.isFinished(r) && pending.has(r.uuid))
           pace = Poll.nextPace(pace, { found: finished.length, elapsedMs, pending: pending.size - finished.length }, bounds)
           if (finished.length === 0) continue
@@ -336,8 +346,9 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
 
       /** a finished request as the call's outcome, with what its container reported */
       const outcomeOf = async (node: Graph.CallNode, f: Poll.Finished, reused: boolean): Promise<Executor.Outcome> => {
-        const o = await outcomeOfRequest(node, f, reused)
+        const [o, used] = await Promise.all([outcomeOfRequest(node, f, reused), reused || rc.usage === false ? {} : Usage.read(api, rc.keep, f.request.log_uuid, signal)])
         const usage: Executor.Usage = {
+          ...used,
           ...(f.startedAt === undefined ? {} : { startedAt: f.startedAt }),
           ...(f.finishedAt === undefined ? {} : { finishedAt: f.finishedAt }),
           ...(f.cost === undefined || reused ? {} : { cost: f.cost }),
@@ -446,10 +457,13 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         const mine = await earlierOf(node.id)
         if (E.isLeft(mine)) return { _tag: 'Failed', error: mine.left, retry: false }
         let uuid: string
+        let container: string | null = null
         let reused = false
-        const live = call.attempt === 1 ? mine.right.find((r) => r.state === 'Committed' && (r.priority ?? 0) > 0) : undefined
-        if (live !== undefined) uuid = live.uuid
-        else {
+        const alive = call.attempt === 1 ? mine.right.find((r) => r.state === 'Committed' && (r.priority ?? 0) > 0) : undefined
+        if (alive !== undefined) {
+          uuid = alive.uuid
+          container = alive.container_uuid
+        } else {
           // a fresh create id per request of the call: a retried create is not duplicated,
           // and a new attempt is a new request
           const n = mine.right.length + (createdFor.get(node.id) ?? 0)
@@ -459,6 +473,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           if (created === undefined) return { _tag: 'Failed', error: cancelledCall(node), retry: false }
           if (E.isLeft(created)) return { _tag: 'Failed', error: created.left, retry: false }
           uuid = created.right.uuid
+          container = (created.right as Poll.RequestState).container_uuid ?? null
           if (signal.aborted) {
             await api.containerRequests.update(uuid, { priority: 0 })()
             return { _tag: 'Failed', error: cancelledCall(node), retry: false }
@@ -471,7 +486,11 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
             return outcomeOf(node, d.right, reused)
           }
         }
+        live?.watch(uuid, container, (line) => {
+          if (!line.includes(Wire.ERROR_LINE_PREFIX)) call.log(line)
+        })
         const f = await waitFinished(uuid)
+        await live?.finish(uuid, E.isLeft(f) ? null : f.right.request.container_uuid)
         if (E.isLeft(f)) return { _tag: 'Failed', error: f.left, retry: false }
         return outcomeOf(node, f.right, reused)
       }
@@ -480,6 +499,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         signal.removeEventListener('abort', onAbort)
         if (pending.size > 0) await cancelOutstanding()
         wake()
+        await live?.close()
       }
 
       return E.right<Errors.SdkError, Executor.Session>({ store, concurrency: CONCURRENCY, ...(rc.reuse ? { lookup } : {}), start, close })

@@ -57,7 +57,7 @@ export const interpret = async <M extends Module.AnyModule>(
   rawParams: unknown,
   runOptions: Dispatcher.RunOptions,
 ): Promise<E.Either<Errors.SdkError, Dispatcher.RunResult<Module.OutputOf<M>> & { readonly recorded: Recorded }>> => {
-  const executor = Executor.make({ ...rc, reuse: runOptions.reuse !== false })
+  const executor = Executor.make({ ...rc, reuse: runOptions.reuse !== false, usage: runOptions.onEvent !== undefined, liveLogs: runOptions.onEvent !== undefined })
   const r = await Interpret.run(executor, module, rawParams, runOptions)
   if (E.isLeft(r)) return r
   const recorded = await record(rc, module.name, r.right.value, r.right.json)

@@ -6,6 +6,7 @@
  * Containers are run by an executor handed in by index.ts (see executor.ts).
  */
 import * as Crypto from 'node:crypto'
+import * as Crunchstat from './crunchstat.js'
 import * as Manifest from './manifest.js'
 import * as Signing from './signing.js'
 
@@ -542,6 +543,8 @@ export const makeCluster = (opts: ClusterOptions) => {
     if (c === undefined || c['state'] === 'Complete' || c['state'] === 'Cancelled') return
     const { runtime_status: rs, ...rest } = end
     Object.assign(c, rest, { finished_at: now(), auth_uuid: null, locked_by_uuid: null })
+    // what it cost: its instance type's price for the time it ran (crunch-run's `cost`)
+    if (typeof c['started_at'] === 'string' && !(Number(c['cost']) > 0)) c['cost'] = Crunchstat.cost(c['runtime_constraints'] as Rec, c['started_at'], c['finished_at'] as string)
     if (rs !== undefined) c['runtime_status'] = { ...(c['runtime_status'] as Rec), ...rs }
     if (end.state === 'Cancelled') {
       c['output'] = null

@@ -35,6 +35,16 @@ export const nodeJson = (rc: Rec): string => {
   return JSON.stringify({ Name: t.name, ProviderType: t.name, VCPUs: t.vcpus, RAM: t.ram, Scratch: 0, IncludedScratch: 0, AddedScratch: 0, Price: t.price, Preemptible: false, CUDA: { DriverVersion: '', HardwareCapability: '', DeviceCount: 0 } }, null, 2) + '\n'
 }
 
+/**
+ * What a container cost, as crunch-run reports it: its instance type's price per hour times the
+ * time it ran.
+ */
+export const cost = (rc: Rec, startedAt: string, finishedAt: string): number => {
+  const price = (JSON.parse(nodeJson(rc)) as { readonly Price: number }).Price
+  const hours = Math.max(0, Date.parse(finishedAt) - Date.parse(startedAt)) / 3_600_000
+  return price * hours
+}
+
 const stamp = (): string => {
   const d = new Date()
   return `${d.toISOString().slice(0, 19)}.${String(d.getMilliseconds()).padStart(3, '0')}000000Z`

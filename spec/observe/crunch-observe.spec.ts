@@ -1,0 +1,94 @@
+/**
+ * What a crunch run shows of its calls, on the Arvados double (real containers): each executed
+ * call's `done` carries the memory, CPU and instance type read from its log collection; the
+ * run's stats sum the containers' cost as the double reports it, their running time, and the
+ * time reused calls saved; a running call's `ctx.log` lines reach the runner while it runs.
+ */
+import * as Fs from 'node:fs'
+import * as Os from 'node:os'
+import * as Path from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type * as Dispatcher from '../../lib/dispatcher.js'
+import * as Crunch from '../../lib/dispatchers/crunch/index.js'
+import { Chatty } from '../fixtures/crunch/chatty.js'
+import { Fanout } from '../fixtures/crunch/fanout.js'
+import { root } from '../support/cli.js'
+import { startDouble, type Double } from '../support/double/index.js'
+
+type Rec = Record<string, unknown>
+const test = suite<{ d: Double; dir: string }>('crunch: usage, cost, live logs', {} as { d: Double; dir: string })
+test.before(async (ctx) => {
+  ctx.d = await startDouble({})
+  ctx.dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'crunch-observe-'))
+  Fs.writeFileSync(Path.join(ctx.dir, 'ca.pem'), ctx.d.ca)
+})
+test.after(async (ctx) => {
+  await ctx.d.stop()
+  Fs.rmSync(ctx.dir, { recursive: true, force: true })
+})
+
+const dispatcherOf = (d: Double, dir: string, script: string) =>
+  Crunch.make({
+    script: Path.join(root, 'spec', 'fixtures', 'crunch', script),
+    env: { ARVADOS_API_HOST: d.apiHost, ARVADOS_API_TOKEN: d.token, SSL_CERT_FILE: Path.join(dir, 'ca.pem'), CRUNCH_POLL_MS: '200', CRUNCH_KEEP_REPLICAS: '1' },
+    home: dir,
+  })
+
+test('should give each executed call its memory, CPU and instance type, and sum the containers’ cost', async ({ d, dir }) => {
+  const events: Array<Dispatcher.Event> = []
+  const r = await dispatcherOf(d, dir, 'fanout.ts').run(Fanout, { n: 3 }, { onEvent: (e) => events.push(e) })()
+  assert.is(r._tag, 'Right', r._tag === 'Left' ? r.left.message : '')
+  if (r._tag === 'Left') return
+  const done = events.flatMap((e) => (e.type === 'done' ? [e] : []))
+  assert.is(done.length, 4)
+  for (const e of done) {
+    assert.is(e.reused, false)
+    assert.ok((e.used?.peakRssBytes ?? 0) > 0, `${e.work}: peak RSS ${JSON.stringify(e.used)}`)
+    assert.type(e.used?.cpuSeconds, 'number')
+    assert.is(e.instanceType, 'double1.small')
+    assert.ok((e.cost ?? 0) > 0, `${e.work}: cost ${String(e.cost)}`)
+  }
+  // the double's own figures: every container of this run
+  const containers = [...d.cluster.containers.values()] as ReadonlyArray<Rec>
+  assert.is(containers.length, 4)
+  const sum = containers.reduce((a, c) => a + Number(c['cost']), 0)
+  assert.ok(sum > 0)
+  assert.ok(Math.abs((r.right.stats.cost ?? -1) - sum) < 1e-12, `stats.cost ${String(r.right.stats.cost)} against the double's ${sum}`)
+  const span = containers.reduce((a, c) => a + (Date.parse(String(c['finished_at'])) - Date.parse(String(c['started_at']))), 0)
+  assert.is(r.right.stats.containerMs, span)
+  assert.is(r.right.stats.savedMs, 0)
+
+  // the same run again: every call reused, nothing paid, their containers' time saved
+  const again = await dispatcherOf(d, dir, 'fanout.ts').run(Fanout, { n: 3 }, { onEvent: () => undefined })()
+  assert.is(again._tag, 'Right')
+  if (again._tag === 'Left') return
+  assert.is(again.right.stats.reused, 4)
+  assert.is(again.right.stats.cost, undefined)
+  assert.is(again.right.stats.containerMs, 0)
+  assert.is(again.right.stats.savedMs, span)
+})
+
+test('should hand a running call’s log lines to the runner before the call finishes', async ({ d, dir }) => {
+  // the gate is a host file the container sees (not under /tmp, which is the container's own)
+  const gates = Fs.mkdtempSync(Path.join(root, 'spec', 'fixtures', 'crunch', '.tmp-live-'))
+  try {
+    const gate = Path.join(gates, 'heard')
+    const seen: Array<string> = []
+    const r = await dispatcherOf(d, dir, 'chatty.ts').run(Chatty, { gate }, {
+      onEvent: (e) => {
+        seen.push(e.type === 'log' ? `log ${e.work} ${e.message}` : `${e.type} ${e.work}`)
+        if (e.type === 'log' && e.work === 'talk' && e.message.includes('hello from talk')) Fs.writeFileSync(gate, '')
+      },
+    })()
+    assert.is(r._tag, 'Right', r._tag === 'Left' ? r.left.message : '')
+    if (r._tag === 'Left') return
+    // true: the file appeared while the call waited, so its line arrived while it ran
+    assert.is(r.right.value, true, seen.join('\n'))
+    assert.ok(seen.indexOf('log talk hello from talk') < seen.indexOf('done talk'), seen.join('\n'))
+  } finally {
+    Fs.rmSync(gates, { recursive: true, force: true })
+  }
+})
+
+test.run()
