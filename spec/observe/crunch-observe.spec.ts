@@ -59,6 +59,22 @@ test('should give each executed call its memory, CPU and instance type, and sum 
   assert.is(r.right.stats.containerMs, span)
   assert.is(r.right.stats.savedMs, 0)
 
+  // provenance on the output collection
+  const outputs = [...d.cluster.collections.values()].filter((c) => c['name'] === 'Output of fanout') as ReadonlyArray<Rec>
+  assert.is(outputs.length, 1)
+  const props = outputs[0]!['properties'] as Rec
+  assert.is(props['arvados_crunch_module'], 'fanout')
+  assert.equal(props['arvados_crunch_params'], { n: 3 })
+  assert.match(String(props['arvados_crunch_code']), /^[0-9a-f]{32}\+\d+$/)
+  assert.is(props['arvados_crunch_sdk_version'], (JSON.parse(Fs.readFileSync(Path.join(root, 'package.json'), 'utf8')) as Rec)['version'])
+  assert.is(props['arvados_crunch_calls_run'], 4)
+  assert.is(props['arvados_crunch_calls_reused'], 0)
+  assert.is(props['arvados_crunch_cost'], r.right.stats.cost)
+  const prov = [...d.cluster.collections.values()].find((c) => c['portable_data_hash'] === props['arvados_crunch_provenance']) as Rec | undefined
+  assert.ok(prov !== undefined, 'the provenance collection exists')
+  const text = String(prov!['manifest_text'])
+  for (const f of ['graph.json', 'report.html', 'params.json', 'events.jsonl']) assert.ok(text.includes(`:${f}`), `${f} in ${text}`)
+
   // the same run again: every call reused, nothing paid, their containers' time saved
   const again = await dispatcherOf(d, dir, 'fanout.ts').run(Fanout, { n: 3 }, { onEvent: () => undefined })()
   assert.is(again._tag, 'Right')
