@@ -487,7 +487,8 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           }
         }
         live?.watch(uuid, container, (line) => {
-          if (!line.includes(Wire.ERROR_LINE_PREFIX)) call.log(line)
+          // the work role's own lines (its error as data, its timing) are not the call's
+          if (!line.includes(Wire.ERROR_LINE_PREFIX) && !line.startsWith('arvados-crunch: ')) call.log(line)
         })
         const f = await waitFinished(uuid)
         await live?.finish(uuid, E.isLeft(f) ? null : f.right.request.container_uuid)
