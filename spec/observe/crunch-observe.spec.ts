@@ -87,7 +87,7 @@ test('should give each executed call its memory, CPU and instance type, and sum 
 
 test('should hand a running call’s log lines to the runner before the call finishes', async ({ d, dir }) => {
   // the gate is a host file the container sees (not under /tmp, which is the container's own)
-  const gates = Fs.mkdtempSync(Path.join(root, 'spec', 'fixtures', 'crunch', '.tmp-live-'))
+  const gates = Fs.mkdtempSync(Path.join(root.startsWith(Os.tmpdir() + Path.sep) ? '/var/tmp' : Path.join(root, 'spec', 'fixtures', 'crunch'), '.tmp-live-'))
   try {
     const gate = Path.join(gates, 'heard')
     const seen: Array<string> = []
