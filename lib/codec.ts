@@ -215,18 +215,15 @@ export const cross = <A, O>(codec: t.Type<A, O, unknown>, value: unknown, where:
 const LEAF_TAGS = new Set(['StringType', 'NumberType', 'BooleanType', 'NullType', 'UndefinedType', 'VoidType', 'LiteralType', 'KeyofType', 'BigIntType', 'NeverType'])
 
 /**
- * Whether values of a codec may hold collections or collection files (which need hydrating
- * after decoding). Conservative: a codec it cannot see into (custom types, `t.unknown`,
- * recursive codecs) may hold them.
- *
- * @category guards
- * @since 0.1.0
+ * Whether some codec inside `codec` (itself included) may be one `found` recognises. Codecs of
+ * unknown shape count as "may"; leaf codecs (string, number, …) as "not".
  */
-export const mayHoldCollections = (codec: t.Mixed): boolean => {
-  if (codec.name === 'Collection' || codec.name === 'CollectionFile') return true
+const mayContain = (codec: t.Mixed, found: (c: { readonly name: string; readonly _tag?: string }) => boolean): boolean => {
+  if (found(codec as unknown as { name: string; _tag?: string })) return true
   const c = codec as unknown as { _tag?: string; type?: t.Mixed; types?: ReadonlyArray<t.Mixed>; props?: Record<string, t.Mixed>; codomain?: t.Mixed }
   if (c._tag === undefined) return true
   if (LEAF_TAGS.has(c._tag)) return false
+  const inner = (x: t.Mixed): boolean => mayContain(x, found)
   switch (c._tag) {
     case 'ArrayType':
     case 'ReadonlyArrayType':
@@ -234,21 +231,31 @@ export const mayHoldCollections = (codec: t.Mixed): boolean => {
     case 'ReadonlyType':
     case 'ExactType':
     case 'SecretType':
-      return c.type === undefined || mayHoldCollections(c.type)
+      return c.type === undefined || inner(c.type)
     case 'InterfaceType':
     case 'PartialType':
     case 'StrictType':
-      return Object.values(c.props ?? {}).some(mayHoldCollections)
+      return Object.values(c.props ?? {}).some(inner)
     case 'UnionType':
     case 'IntersectionType':
     case 'TupleType':
-      return (c.types ?? []).some(mayHoldCollections)
+      return (c.types ?? []).some(inner)
     case 'DictionaryType':
-      return c.codomain === undefined || mayHoldCollections(c.codomain)
+      return c.codomain === undefined || inner(c.codomain)
     default:
       return true
   }
 }
+
+/**
+ * Whether values of a codec may hold collections or collection files (which need hydrating
+ * after decoding). Conservative: a codec it cannot see into (custom types, `t.unknown`,
+ * recursive codecs) may hold them.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const mayHoldCollections = (codec: t.Mixed): boolean => mayContain(codec, (c) => c.name === 'Collection' || c.name === 'CollectionFile')
 
 /**
  * Whether a codec declares a collection result (`CollectionCodec`, or it in a union with
@@ -389,33 +396,7 @@ export const showsSecret = (codec: t.Mixed): boolean => {
  * @category guards
  * @since 0.1.0
  */
-export const mayHoldSecrets = (codec: t.Mixed): boolean => {
-  const c = codec as unknown as { _tag?: string; type?: t.Mixed; types?: ReadonlyArray<t.Mixed>; props?: Record<string, t.Mixed>; codomain?: t.Mixed }
-  if (c._tag === undefined) return true
-  if (LEAF_TAGS.has(c._tag)) return false
-  switch (c._tag) {
-    case 'SecretType':
-      return true
-    case 'ArrayType':
-    case 'ReadonlyArrayType':
-    case 'RefinementType':
-    case 'ReadonlyType':
-    case 'ExactType':
-      return c.type === undefined || mayHoldSecrets(c.type)
-    case 'InterfaceType':
-    case 'PartialType':
-    case 'StrictType':
-      return Object.values(c.props ?? {}).some(mayHoldSecrets)
-    case 'UnionType':
-    case 'IntersectionType':
-    case 'TupleType':
-      return (c.types ?? []).some(mayHoldSecrets)
-    case 'DictionaryType':
-      return c.codomain === undefined || mayHoldSecrets(c.codomain)
-    default:
-      return true
-  }
-}
+export const mayHoldSecrets = (codec: t.Mixed): boolean => mayContain(codec, (c) => c._tag === 'SecretType')
 
 const mapJson = (u: unknown, leaf: (record: Record<string, unknown>) => unknown): unknown => {
   if (typeof u !== 'object' || u === null) return u
