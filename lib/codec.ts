@@ -140,6 +140,35 @@ export const issuesOf = (errors: t.Errors): ReadonlyArray<Issue> => {
 // interpreters
 // -------------------------------------------------------------------------------------
 
+/** a non-array iterable object that is not a string, a typed array or a buffer */
+const isLooseIterable = (u: object): u is Iterable<unknown> =>
+  !Array.isArray(u) && !ArrayBuffer.isView(u) && typeof (u as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function'
+
+const isPlainRecord = (u: object): boolean => {
+  const proto: unknown = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+const holdsIterables = (u: unknown, depth = 0): boolean => {
+  if (typeof u !== 'object' || u === null || depth > Json.MAX_DEPTH) return false
+  if (Array.isArray(u)) return u.some((x) => holdsIterables(x, depth + 1))
+  if (isLooseIterable(u)) return true
+  if (!isPlainRecord(u)) return false
+  for (const k of Object.keys(u)) if (holdsIterables((u as Record<string, unknown>)[k], depth + 1)) return true
+  return false
+}
+
+/** iterables (at any depth inside arrays and plain records) read into arrays, a Map's values taken */
+const arrayify = (u: unknown, depth = 0): unknown => {
+  if (typeof u !== 'object' || u === null || depth > Json.MAX_DEPTH) return u
+  if (Array.isArray(u)) return u.map((x) => arrayify(x, depth + 1))
+  if (isLooseIterable(u)) return [...(u instanceof Map ? u.values() : u)].map((x) => arrayify(x, depth + 1))
+  if (!isPlainRecord(u)) return u
+  const out: Record<string, unknown> = {}
+  for (const k of Object.keys(u)) out[k] = arrayify((u as Record<string, unknown>)[k], depth + 1)
+  return out
+}
+
 /**
  * Encodes `value` with `codec` to JSON text, failing when it does not fit the codec or does
  * not encode to plain JSON.
@@ -147,7 +176,14 @@ export const issuesOf = (errors: t.Errors): ReadonlyArray<Issue> => {
  * @category interpreters
  * @since 0.1.0
  */
-export const encode = <A, O>(codec: t.Type<A, O, unknown>, value: unknown, where: Where): E.Either<CodecError, string> => {
+export const encode = <A, O>(codec: t.Type<A, O, unknown>, given: unknown, where: Where): E.Either<CodecError, string> => {
+  let value = given
+  if (!codec.is(value) && holdsIterables(value)) {
+    // where an array is declared, a Set, a Map (its values) or another iterable stands for the
+    // array of its items, as `Deferrable` promises; a codec that accepts the iterable itself
+    // (a custom Set codec) has already said yes above and keeps it
+    value = arrayify(value)
+  }
   if (!codec.is(value)) {
     const notJson = Json.findNonJson(value)
     if (notJson !== undefined) return E.left(codecError('encode', where, [{ path: Json.dotPath(notJson.path), expected: 'a JSON value or a value with a codec', received: notJson.found }]))

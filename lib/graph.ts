@@ -216,7 +216,8 @@ const materializeDeep = (u: unknown, where: string): unknown => {
   if (isAsyncIterable(u) && !isLooseIterable(u)) throw Errors.toError(asyncIterable(where, tagOf(u)))
   if (isOneShot(u)) return itemsOf(u).map((x) => materializeDeep(x, where))
   if (isReiterable(u)) {
-    // a Set or a Map without futures stays what it is: its codec decides whether it may cross
+    // a Set or a Map without futures stays what it is: its codec decides (Codec.encode reads it as
+    // the array of its items when the codec refuses it and accepts that array)
     const items = itemsOf(u)
     return items.some((x) => hasFutures(x) || needsMaterializing(x)) ? items.map((x) => materializeDeep(x, where)) : u
   }

@@ -66,13 +66,34 @@ recording('should take a Set in insertion order and a Map by its values, at any 
   assert.is(Future.sourceOf(deep).nodeId, Future.sourceOf(w.nested({ xs: [1, 2, 3] })).nodeId, 'a generator without futures is an array too')
 })
 
-recording('should leave a Set without futures to its codec', () => {
+recording('should read a Set or Map without futures as the array of its items where an array is declared', () => {
   const rec = Graph.recorder(M, undefined)
+  const w = rec.context.work
+  const viaSet = w.total(new Set([1, 2]))
+  const viaMap = w.nested({ xs: new Map([['a', 1], ['b', 2]]) })
+  assert.is(Future.sourceOf(viaSet).nodeId, Future.sourceOf(w.total([1, 2])).nodeId, 'a Set is its items')
+  assert.is(Future.sourceOf(viaMap).nodeId, Future.sourceOf(w.nested({ xs: [1, 2] })).nodeId, 'a Map is its values')
+})
+
+recording('should keep a Set for a codec that declares a Set, and report a wrong item by its index', () => {
+  const SetOfNumbers = new t.Type<Set<number>, Array<number>, unknown>(
+    'SetOfNumbers',
+    (u): u is Set<number> => u instanceof Set && [...u].every((x) => typeof x === 'number'),
+    (u, c) => (Array.isArray(u) && u.every((x) => typeof x === 'number') ? t.success(new Set(u)) : t.failure(u, c)),
+    (s) => [...s].sort((a, b) => a - b),
+  )
+  const size = work({ args: [SetOfNumbers], returns: t.number }, (s) => s.size)
+  const S = defineModule({ name: 'set-codec', params: t.unknown, work: { size, total }, run: () => null })
+  const rec = Graph.recorder(S, undefined)
+  const f = rec.context.work.size(new Set([3, 1]))
+  assert.equal(rec.calls().find((c) => c.id === Future.sourceOf(f).nodeId)!.args, [{ _tag: 'Json', json: '[1,3]' }], 'the Set codec encoded it')
   try {
-    rec.context.work.total(new Set([1, 2]) as unknown as ReadonlyArray<number>)
+    rec.context.work.total(new Set([1, 'two']) as unknown as ReadonlyArray<number>)
     assert.unreachable('expected ARV_ENCODE')
   } catch (e) {
-    assert.is(Errors.carried(e)?.code, 'ARV_ENCODE')
+    const carried = Errors.carried(e)
+    assert.is(carried?.code, 'ARV_ENCODE')
+    assert.equal(carried?.details, ['✖ expected number, received string', '  → at [1]'])
   }
 })
 
