@@ -148,6 +148,8 @@ export interface ArvadosClient {
   }
   readonly users: { readonly current: () => TE.TaskEither<ApiError.ApiError, Resources.User> }
   readonly apiClientAuthorizations: { readonly current: () => TE.TaskEither<ApiError.ApiError, Resources.ApiClientAuthorization> }
+  /** The cluster's exported configuration (`GET /arvados/v1/config`: instance types, container settings), undecoded. */
+  readonly clusterConfig: () => TE.TaskEither<ApiError.ApiError, unknown>
   /** The configuration (host, TLS settings) this client talks with. */
   readonly config: Config.Config
   /** Closes pooled connections. */
@@ -504,6 +506,7 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
     },
     users: { current: currentOf(Resources.User) },
     apiClientAuthorizations: { current: currentOf(Resources.ApiClientAuthorization, true) },
+    clusterConfig: () => call({ method: 'GET', path: 'config', codec: t.unknown, what: 'cluster config' }),
     config,
     close: () => agent.close(),
   }

@@ -27,6 +27,7 @@ import * as Keep from '../../keep/client.js'
 import type * as Module from '../../module.js'
 import * as Options from '../options.js'
 import * as Bundle from './bundle.js'
+import * as ClusterFit from './cluster-fit.js'
 import * as Executor from './executor.js'
 import * as Request from './request.js'
 import * as Runner from './runner.js'
@@ -165,6 +166,9 @@ export const make = (options: CrunchOptions): Dispatcher.Dispatcher => ({
     const api = Client.make(config, { ...Transport.progressHook(runOptions.onEvent), ...options.client })
     const keep = Keep.make(config, { api, replicas: s.right.replicas, ...Transport.progressHook(runOptions.onEvent, 'Keep') })
     try {
+      // a work no instance type of the cluster can hold fails here, before anything is submitted
+      const fits = await ClusterFit.checkCluster(api, module)
+      if (E.isLeft(fits)) return fits
       let bundle = s.right.bundle
       if (bundle === undefined) {
         const built = await Bundle.build(options.script)

@@ -17,7 +17,7 @@ const PERIOD_MS = 100
 const GiB = 1024 ** 3
 
 /** a small menu of instance types, cheapest first (name, vCPUs, RAM, price per hour) */
-const MENU: ReadonlyArray<{ readonly name: string; readonly vcpus: number; readonly ram: number; readonly price: number }> = [
+export const MENU: ReadonlyArray<{ readonly name: string; readonly vcpus: number; readonly ram: number; readonly price: number }> = [
   { name: 'double1.small', vcpus: 1, ram: 2 * GiB, price: 0.02 },
   { name: 'double2.medium', vcpus: 2, ram: 8 * GiB, price: 0.08 },
   { name: 'double4.large', vcpus: 4, ram: 16 * GiB, price: 0.17 },
@@ -32,8 +32,22 @@ export const nodeJson = (rc: Rec): string => {
   const ram = Number(rc['ram'] ?? 0) + Number(rc['keep_cache_ram'] ?? 0)
   const vcpus = Number(rc['vcpus'] ?? 1)
   const t = MENU.find((m) => m.vcpus >= vcpus && m.ram >= ram) ?? MENU[MENU.length - 1]!
-  return JSON.stringify({ Name: t.name, ProviderType: t.name, VCPUs: t.vcpus, RAM: t.ram, Scratch: 0, IncludedScratch: 0, AddedScratch: 0, Price: t.price, Preemptible: false, CUDA: { DriverVersion: '', HardwareCapability: '', DeviceCount: 0 } }, null, 2) + '\n'
+  return JSON.stringify(instanceType(t), null, 2) + '\n'
 }
+
+/** a menu entry as sdk/go/arvados/config.go's `InstanceType` record (node.json, the exported config) */
+export const instanceType = (t: (typeof MENU)[number]): Rec => ({ Name: t.name, ProviderType: t.name, VCPUs: t.vcpus, RAM: t.ram, Scratch: 0, IncludedScratch: 0, AddedScratch: 0, Price: t.price, Preemptible: false, CUDA: { DriverVersion: '', HardwareCapability: '', DeviceCount: 0 } })
+
+/**
+ * The part of the cluster's exported config (`GET /arvados/v1/config`) clients read: the
+ * instance types (none preemptible, so a preemptible request is refused, as `create` does) and
+ * container settings.
+ */
+export const exportedConfig = (): Rec => ({
+  ClusterID: 'zzzzz',
+  InstanceTypes: Object.fromEntries(MENU.map((t) => [t.name, instanceType(t)])),
+  Containers: { MaxRetryAttempts: 3, UsePreemptibleInstances: false, AlwaysUsePreemptibleInstances: false, DefaultKeepCacheRAM: 0, ReserveExtraRAM: 0 },
+})
 
 /**
  * What a container cost, as crunch-run reports it: its instance type's price per hour times the

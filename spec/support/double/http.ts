@@ -7,6 +7,7 @@
 import * as Crypto from 'node:crypto'
 import type * as Http from 'node:http'
 import * as Cluster from './cluster.js'
+import * as Crunchstat from './crunchstat.js'
 import * as Listing from './listing.js'
 import * as Logs from './logs.js'
 import * as Manifest from './manifest.js'
@@ -267,6 +268,8 @@ export const apiHandler = (ctx: Context) => async (req: Http.IncomingMessage, re
     if (verb === 'POST' && (bodyParams['_method'] === 'GET' || (typeof override === 'string' && override.toUpperCase() === 'GET'))) verb = 'GET'
     if (url.pathname === '/discovery/v1/apis/arvados/v1/rest' && verb === 'GET') return send({ status: 200, body: ctx.discovery() })
     if (!url.pathname.startsWith('/arvados/v1/')) throw { ...Cluster.apiError(404, 'API endpoint not found'), local: true }
+    // the exported cluster config needs no token (it is served to anonymous clients too)
+    if (url.pathname === '/arvados/v1/config' && verb === 'GET') return send({ status: 200, body: Crunchstat.exportedConfig() })
     const logAt = Logs.match(url.pathname)
     if (logAt !== undefined && verb === 'GET') {
       const who = ctx.cluster.authenticate(bearer(req, query) ?? '')
