@@ -14,6 +14,7 @@ import * as ClusterFit from '../../lib/dispatchers/crunch/cluster-fit.js'
 import * as Crunch from '../../lib/dispatchers/crunch/index.js'
 import type * as Errors from '../../lib/errors.js'
 import { defineModule, work, type WorkOptions } from '../../lib/module.js'
+import * as DoubleEnv from '../support/double/env.js'
 import { startDouble, type Double } from '../support/double/index.js'
 
 const GiB = 1024 ** 3
@@ -98,7 +99,7 @@ const runOnDouble = async (options: Omit<WorkOptions, 'args' | 'returns'>) => {
   Fs.writeFileSync(script, 'export {}\n')
   const d = Crunch.make({
     script,
-    env: { ARVADOS_API_HOST: double!.apiHost, ARVADOS_API_TOKEN: double!.token, SSL_CERT_FILE: Path.join(base, 'ca.pem'), CRUNCH_POLL_MS: '200', CRUNCH_KEEP_REPLICAS: '1' },
+    env: DoubleEnv.dispatcherEnv(double!, base),
     home: base,
     uploadStore: Path.join(base, 'uploads'),
   })

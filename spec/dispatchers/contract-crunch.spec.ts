@@ -6,6 +6,7 @@ import * as Fs from 'node:fs'
 import * as Os from 'node:os'
 import * as Path from 'node:path'
 import * as Crunch from '../../lib/dispatchers/crunch/index.js'
+import * as DoubleEnv from '../support/double/env.js'
 import { startDouble, type Double } from '../support/double/index.js'
 import { contractSuite } from './contract.js'
 
@@ -13,13 +14,7 @@ const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'contract-crunch-'))
 let n = 0
 let double: Double | undefined
 
-const env = (): Record<string, string> => ({
-  ARVADOS_API_HOST: double!.apiHost,
-  ARVADOS_API_TOKEN: double!.token,
-  SSL_CERT_FILE: Path.join(base, 'ca.pem'),
-  CRUNCH_POLL_MS: '200',
-  CRUNCH_KEEP_REPLICAS: '1',
-})
+const env = (): Record<string, string> => DoubleEnv.dispatcherEnv(double!, base)
 
 contractSuite(
   {

@@ -11,6 +11,7 @@ import * as Path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { crunch, root, type Ran } from '../support/cli.js'
+import * as DoubleEnv from '../support/double/env.js'
 import { startDouble, type Double, type DoubleOptions } from '../support/double/index.js'
 
 const numbers = Path.join(root, 'samples', 'numbers.ts')
@@ -31,18 +32,7 @@ interface Session {
 const open = async (options: DoubleOptions = {}): Promise<Session> => {
   const double = await startDouble(options)
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'crunch-e2e-'))
-  Fs.writeFileSync(Path.join(dir, 'ca.pem'), double.ca)
-  const env = {
-    ARVADOS_API_HOST: double.apiHost,
-    ARVADOS_API_TOKEN: double.token,
-    ARVADOS_API_HOST_INSECURE: '',
-    SSL_CERT_FILE: Path.join(dir, 'ca.pem'),
-    HOME: dir,
-    CRUNCH_POLL_MS: '200',
-    CRUNCH_KEEP_REPLICAS: '1',
-    CRUNCH_ROLE: '',
-    CRUNCH_DISPATCHER: '',
-  }
+  const env = DoubleEnv.cliEnv(double, dir)
   return {
     double,
     dir,

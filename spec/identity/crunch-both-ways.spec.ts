@@ -5,11 +5,10 @@
  * starts no container but its own); after a helper edit, the submitted runner re-runs exactly
  * the calls whose work reaches the helper.
  */
-import * as Fs from 'node:fs'
-import * as Path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { crunch, type Ran } from '../support/cli.js'
+import * as DoubleEnv from '../support/double/env.js'
 import { startDouble, type Double } from '../support/double/index.js'
 import { makeProject } from '../support/project.js'
 import { FILES } from './project-files.js'
@@ -24,18 +23,7 @@ Both('should re-run nothing when an unchanged pipeline runs with --dispatcher cr
   const p = makeProject('crunch-identity-', FILES)
   const double = await startDouble()
   try {
-    Fs.writeFileSync(Path.join(p.dir, 'ca.pem'), double.ca)
-    const env = {
-      ARVADOS_API_HOST: double.apiHost,
-      ARVADOS_API_TOKEN: double.token,
-      ARVADOS_API_HOST_INSECURE: '',
-      SSL_CERT_FILE: Path.join(p.dir, 'ca.pem'),
-      HOME: p.dir,
-      CRUNCH_POLL_MS: '200',
-      CRUNCH_KEEP_REPLICAS: '1',
-      CRUNCH_ROLE: '',
-      CRUNCH_DISPATCHER: '',
-    }
+    const env = DoubleEnv.cliEnv(double, p.dir)
     const run = (extra: ReadonlyArray<string>): Promise<Ran> => crunch(['run', 'pipeline.ts', '--n', '2', '--dispatcher', 'crunch', '--progress', 'json', ...extra], { cwd: p.dir, env, timeoutMs: 180_000 })
     const direct = await run([])
     assert.is(direct.code, 0, direct.stderr)

@@ -14,6 +14,7 @@ import * as Crunch from '../../lib/dispatchers/crunch/index.js'
 import { Chatty } from '../fixtures/crunch/chatty.js'
 import { Fanout } from '../fixtures/crunch/fanout.js'
 import { root } from '../support/cli.js'
+import * as DoubleEnv from '../support/double/env.js'
 import { startDouble, type Double } from '../support/double/index.js'
 
 type Rec = Record<string, unknown>
@@ -31,7 +32,7 @@ test.after(async (ctx) => {
 const dispatcherOf = (d: Double, dir: string, script: string) =>
   Crunch.make({
     script: Path.join(root, 'spec', 'fixtures', 'crunch', script),
-    env: { ARVADOS_API_HOST: d.apiHost, ARVADOS_API_TOKEN: d.token, SSL_CERT_FILE: Path.join(dir, 'ca.pem'), CRUNCH_POLL_MS: '200', CRUNCH_KEEP_REPLICAS: '1' },
+    env: DoubleEnv.dispatcherEnv(d, dir),
     home: dir,
   })
 

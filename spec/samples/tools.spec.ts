@@ -11,6 +11,7 @@ import * as Path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { crunch, root, type Ran } from '../support/cli.js'
+import * as DoubleEnv from '../support/double/env.js'
 import { startDouble } from '../support/double/index.js'
 
 const sample = (name: string): string => Path.join(root, 'samples', name)
@@ -88,18 +89,7 @@ const OnArvados = suite('samples with tools (crunch dispatcher, Arvados double)'
 OnArvados('should give the local outputs for checksums, example3603 and case-control', async () => {
   const double = await startDouble()
   await withDir(async (dir) => {
-    Fs.writeFileSync(Path.join(dir, 'ca.pem'), double.ca)
-    const env = {
-      ARVADOS_API_HOST: double.apiHost,
-      ARVADOS_API_TOKEN: double.token,
-      ARVADOS_API_HOST_INSECURE: '',
-      SSL_CERT_FILE: Path.join(dir, 'ca.pem'),
-      HOME: dir,
-      CRUNCH_POLL_MS: '200',
-      CRUNCH_KEEP_REPLICAS: '1',
-      CRUNCH_ROLE: '',
-      CRUNCH_DISPATCHER: '',
-    }
+    const env = DoubleEnv.cliEnv(double, dir)
     const onArvados = (script: string, args: ReadonlyArray<string>): Promise<Ran> =>
       crunch(['run', script, ...args, '--dispatcher', 'crunch', '--progress', 'none'], { env, cwd: root, timeoutMs: 180_000 })
     assert.equal(ok(await onArvados(sample('checksums.ts'), CHECKSUMS)), CHECKSUMS_OUT)
