@@ -33,8 +33,12 @@ export interface RunFlags {
   readonly explain: boolean
   readonly concurrency: number | undefined
   readonly cacheDir: string | undefined
-  readonly printGraph: 'mermaid' | 'dot' | 'json' | undefined
+  readonly printGraph: 'mermaid' | 'dot' | 'json' | 'html' | undefined
   readonly progress: 'auto' | 'json' | 'none'
+  /** write the HTML run report to this file */
+  readonly report: string | undefined
+  /** info: log lines and progress; error: failures and the summary; none: nothing */
+  readonly logLevel: 'info' | 'error' | 'none'
   readonly verbose: boolean
   readonly help: boolean
   /** the local dispatcher: where work runs (undefined: the dispatcher's default) */
@@ -105,9 +109,12 @@ export const OPTIONS: ReadonlyArray<Option> = [
   { flag: 'no-reuse', help: 'run every call again, ignoring earlier results' },
   { flag: 'keep-going', help: 'on a failure, run what does not depend on it' },
   { flag: 'output-dir', value: '<dir>', help: 'write the collections of the output as files under <dir>' },
-  { flag: 'print-graph', value: '<mermaid|dot|json>', help: 'print the call graph made by run() and exit' },
+  { flag: 'print-graph', value: '<mermaid|dot|json|html>', help: 'print the call graph made by run() and exit' },
   { flag: 'explain', help: 'say for every call run() makes whether it would be reused, and why; run nothing (crunch explain)' },
   { flag: 'progress', value: '<auto|json|none>', help: 'progress on stderr (auto: live on a TTY, JSON lines otherwise)' },
+  { flag: 'report', value: '<file.html>', help: 'write the HTML report of the run (graph, timeline, calls, totals)' },
+  { flag: 'log-level', value: '<info|error|none>', help: 'what stderr shows: log lines and progress, failures only, or nothing' },
+  { flag: 'quiet', help: 'the same as --log-level error' },
   { flag: 'verbose', help: 'show stacks of failed calls' },
   { flag: 'help', help: 'this text' },
   { flag: 'submit', help: 'run the runner itself in a container (API: true)', crunch: true },
@@ -289,6 +296,8 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
     cacheDir: undefined as string | undefined,
     printGraph: undefined as RunFlags['printGraph'],
     progress: 'auto' as RunFlags['progress'],
+    report: undefined as string | undefined,
+    logLevel: 'info' as RunFlags['logLevel'],
     verbose: false,
     help: false,
     isolation: undefined as RunFlags['isolation'],
@@ -329,6 +338,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
         else if (name === 'keep-going') flags.keepGoing = true
         else if (name === 'explain') flags.explain = true
         else if (name === 'verbose') flags.verbose = true
+        else if (name === 'quiet') flags.logLevel = 'error'
         else if (name === 'submit') flags.submit = true
         else if (name === 'no-wait') flags.wait = false
         continue
@@ -344,7 +354,7 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
           break
         }
         case 'print-graph': {
-          const d = oneOf(name, value, ['mermaid', 'dot', 'json'] as const)
+          const d = oneOf(name, value, ['mermaid', 'dot', 'json', 'html'] as const)
           if (E.isLeft(d)) return d
           flags.printGraph = d.right
           break
@@ -373,6 +383,15 @@ export const parse = (argv: ReadonlyArray<string>, paramsCodec: t.Mixed): E.Eith
           flags.priority = n
           break
         }
+        case 'log-level': {
+          const d = oneOf(name, value, ['info', 'error', 'none'] as const)
+          if (E.isLeft(d)) return d
+          flags.logLevel = d.right
+          break
+        }
+        case 'report':
+          flags.report = value
+          break
         case 'params':
           flags.paramsFile = value
           break

@@ -13,6 +13,8 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as ConfigFile from './arvados/config-file.js'
 import * as Flags from './cli-flags.js'
 import * as Output from './cli/output.js'
+import * as Progress from './cli/progress.js'
+import * as RunFile from './cli/run-file.js'
 import * as Script from './cli/script.js'
 import { RUN_MAIN_EVENT } from './run-main.js'
 import * as Codec from './codec.js'
@@ -22,8 +24,11 @@ import * as Local from './dispatchers/local.js'
 import * as Errors from './errors.js'
 import * as Graph from './graph.js'
 import * as IdentityCompute from './identity/compute.js'
+import { withoutSecrets } from './internal/without-secrets.js'
 import type * as Module from './module.js'
 import * as Redact from './internal/redact.js'
+import type * as ReportTypes from './report/index.js'
+import * as Redacted from './report/redacted.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -68,51 +73,6 @@ const isMain = (importMetaUrl: string): boolean => {
 
 /** the configured API token(s), removed in every form from every line printed (lib/internal/redact.ts) */
 const tokens = (): ReadonlyArray<string> => ConfigFile.secrets(process.env, Os.homedir())
-
-const progressReporter = (mode: Flags.RunFlags['progress'], secrets: ReadonlyArray<string> = []): { onEvent: (e: Dispatcher.Event) => void; stop: () => void } => {
-  const hide = Redact.make([...tokens(), ...secrets])
-  const tty = process.stderr.isTTY === true
-  const effective = mode === 'auto' ? (tty ? 'live' : 'json') : mode
-  let started = 0
-  let done = 0
-  let reused = 0
-  let failed = 0
-  let dirty = false
-  const line = (): string => `▶ ${done} done (${reused} reused), ${started - done - failed} running, ${failed} failed`
-  const timer =
-    effective === 'none'
-      ? undefined
-      : setInterval(() => {
-          if (!dirty) return
-          dirty = false
-          if (effective === 'live') process.stderr.write(`\r${line()}\x1b[K`)
-          else process.stderr.write(JSON.stringify({ type: 'progress', started, done, reused, failed }) + '\n')
-        }, effective === 'live' ? 100 : 1000)
-  timer?.unref()
-  return {
-    onEvent: (e) => {
-      dirty = true
-      if (e.type === 'start') started++
-      else if (e.type === 'done') {
-        if (e.reused) {
-          reused++
-          started++
-        }
-        done++
-      } else if (e.type === 'failed') {
-        failed++
-        if (effective === 'json') process.stderr.write(JSON.stringify({ type: 'failed', id: e.id, work: e.work, code: e.error.code, message: hide(e.error.message) }) + '\n')
-      } else if (effective !== 'none') {
-        process.stderr.write(effective === 'json' ? JSON.stringify({ type: 'log', id: e.id, work: e.work, message: hide(e.message) }) + '\n' : `\r\x1b[K[${e.work} ${e.id.slice(0, 8)}] ${hide(e.message)}\n`)
-      }
-    },
-    stop: () => {
-      if (timer !== undefined) clearInterval(timer)
-      if (effective === 'live' && (started > 0 || reused > 0)) process.stderr.write(`\r${line()}\x1b[K\n`)
-      if (effective === 'json') process.stderr.write(JSON.stringify({ type: 'summary', started, done, reused, failed }) + '\n')
-    },
-  }
-}
 
 /** the module with the code identity of its script; without it (a warning), ids cover each implementation's own text */
 const withIdentity = async (module: Module.AnyModule, script: string): Promise<Module.AnyModule> => {
@@ -180,7 +140,10 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
     const { evaluate } = await import('./dispatchers/interpret.js')
     const graph = await evaluate(module, decoded.right)
     if (E.isLeft(graph)) return exitWith(graph.left, flags.verbose, secrets)
-    process.stdout.write(flags.printGraph === 'mermaid' ? Graph.toMermaid(graph.right) : flags.printGraph === 'dot' ? Graph.toDot(graph.right) : JSON.stringify(Graph.toJson(graph.right), null, 2) + '\n')
+    if (flags.printGraph === 'html') {
+      const Report = await import('./report/index.js')
+      process.stdout.write(Report.render(Report.fromEvents({ module: module.name, params: withoutSecrets(module.params.encode(decoded.right)), events: [], graph: graph.right, requested: Report.requestedOf(module) })))
+    } else process.stdout.write(flags.printGraph === 'mermaid' ? Graph.toMermaid(graph.right) : flags.printGraph === 'dot' ? Graph.toDot(graph.right) : JSON.stringify(Graph.toJson(graph.right), null, 2) + '\n')
     return
   }
 
@@ -246,20 +209,52 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
     )
   }
   process.on('beforeExit', onBeforeExit)
-  const progress = progressReporter(flags.progress, secrets)
+  const progress = Progress.reporter(flags.progress, flags.logLevel, process.stderr)
+  // every event is redacted once, before it is shown or written (the API token, Secret params)
+  const hide = Redact.make([...tokens(), ...secrets])
+  const redacted = Redacted.event(hide)
+  // the run's events, kept under the cache directory (`crunch report` renders them) and for --report
+  const publicParams = withoutSecrets(module.params.encode(decoded.right))
+  const runFile = RunFile.open(cacheDir, module.name, publicParams)
+  const events: Array<Dispatcher.Event> = []
+  const record = (given: Dispatcher.Event): void => {
+    const e = redacted(given)
+    progress.onEvent(e)
+    runFile.add(e)
+    if (flags.report !== undefined) events.push(e.at === undefined ? { ...e, at: new Date().toISOString() } : e)
+  }
+  const writeReport = async (result: E.Either<Errors.SdkError, Dispatcher.RunResult<unknown>>, startedAt: string): Promise<void> => {
+    await runFile.end(E.isRight(result) ? 'succeeded' : 'failed', E.isRight(result) ? result.right.stats : undefined)
+    if (flags.report === undefined) return
+    const Report = await import('./report/index.js')
+    const run = Report.fromEvents({
+      module: module.name,
+      params: publicParams,
+      events: events as ReadonlyArray<ReportTypes.TimedEvent>,
+      ...(E.isRight(result) ? { graph: result.right.graph } : { error: Redacted.error(hide, result.left) }),
+      requested: Report.requestedOf(module),
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      outcome: E.isRight(result) ? 'succeeded' : 'failed',
+    })
+    Fs.writeFileSync(flags.report, Report.render(run))
+    process.stderr.write(`wrote the run report to ${shown(Path.resolve(flags.report))}\n`)
+  }
   // --no-wait: once the runner's request is committed, say which it is and leave it running
   const onEvent = flags.wait
-    ? progress.onEvent
+    ? record
     : (e: Dispatcher.Event): void => {
-        progress.onEvent(e)
+        record(e)
         if (e.type === 'start' && e.work === 'runner') {
           process.stdout.write(`${e.id}\n`)
           process.exit(0)
         }
       }
   try {
+    const startedAt = new Date().toISOString()
     const result = await chosen.right.run(module, params, { signal: controller.signal, reuse: flags.reuse, keepGoing: flags.keepGoing, onEvent })()
-    progress.stop()
+    progress.stop(E.isRight(result) ? result.right.stats : undefined)
+    await writeReport(result, startedAt)
     if (E.isLeft(result)) return exitWith(result.left, flags.verbose, secrets)
     process.stdout.write(JSON.stringify(JSON.parse(result.right.json), null, 2) + '\n')
     if (flags.outputDir !== undefined) {
@@ -328,6 +323,8 @@ Commands:
   crunch run [options] <script> [parameters] [options]   run a pipeline script (.ts, .mts, .js, .mjs)
   crunch explain <script> [parameters] [options]         which calls a run would reuse, and why; runs nothing
   crunch cache info|prune|gc [--cache-dir <dir>]         look at and trim the cache (\`crunch cache --help\`)
+  crunch report [<run.jsonl>] [--cache-dir <dir>] [--output <file.html>]
+                                                         the HTML report of the latest local run (or of <run.jsonl>)
   crunch help                                            this text
   crunch --version                                       the version of arvados-crunch
 
@@ -378,6 +375,43 @@ export const splitRunArgs = (args: ReadonlyArray<string>): E.Either<Errors.SdkEr
   return E.right({ script: undefined, rest: before })
 }
 
+/**
+ * `crunch report [<run.jsonl>] [--cache-dir <dir>] [--output <file.html>]`: the HTML report of a
+ * past local run, from the events it left under the cache directory (`cli/run-file.ts`).
+ */
+const reportCommand = async (args: ReadonlyArray<string>): Promise<void> => {
+  let file: string | undefined
+  let cacheDir = Path.resolve('.crunch')
+  let output: string | undefined
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === '--cache-dir' || a === '--output') {
+      const v = args[++i]
+      if (v === undefined) return exitWith(Flags.usageError(`${a} needs a value`), false)
+      if (a === '--cache-dir') cacheDir = Path.resolve(v)
+      else output = v
+    } else if (a.startsWith('-')) return exitWith(Flags.usageError(`unknown option ${a} of crunch report`, 'crunch report [<run.jsonl>] [--cache-dir <dir>] [--output <file.html>]'), false)
+    else file = a
+  }
+  const chosen = file ?? RunFile.latest(cacheDir)
+  if (chosen === undefined) return exitWith(Flags.usageError(`no runs recorded under ${shown(RunFile.dirOf(cacheDir))}`, 'run a pipeline with crunch run first, or give --cache-dir of the run'), false)
+  let text: string
+  try {
+    text = Fs.readFileSync(chosen, 'utf8')
+  } catch (cause) {
+    return exitWith(Errors.make('UsageError', 'ARV_USAGE', `cannot read the run file ${chosen}`, {}, { cause, hint: 'give a file under <cache-dir>/runs' }), false)
+  }
+  const Report = await import('./report/index.js')
+  // written redacted; redacted again with today's token, for run files from elsewhere
+  const input = RunFile.read(text)
+  const html = Report.render(Report.fromEvents({ ...input, events: input.events.map(Redacted.event(Redact.make(tokens()))) }))
+  if (output === undefined) process.stdout.write(html)
+  else {
+    Fs.writeFileSync(output, html)
+    process.stderr.write(`wrote the report of ${shown(chosen)} to ${shown(Path.resolve(output))}\n`)
+  }
+}
+
 const runUsage = `Usage: crunch run [options] <script> [parameters] [options]
 
 Runs the pipeline module of <script> (a .ts, .mts, .js or .mjs file that calls runMain).
@@ -402,7 +436,8 @@ export const main = async (argv: ReadonlyArray<string>, options: { readonly load
     return
   }
   if (command === 'cache') return import('./cache/command.js').then(async (Cache) => E.match((e: Errors.SdkError) => exitWith(e, false), (text: string) => void process.stdout.write(text))(await Cache.main(argv.slice(1), process.cwd())))
-  if (command !== 'run') return exitWith(Flags.usageError(`unknown command "${command}"`, 'commands: run, explain, cache, help; crunch --version prints the version'), false)
+  if (command === 'report') return reportCommand(args)
+  if (command !== 'run') return exitWith(Flags.usageError(`unknown command "${command}"`, 'commands: run, explain, report, cache, help; crunch --version prints the version'), false)
   const split = splitRunArgs(args)
   if (E.isLeft(split)) return exitWith(split.left, false)
   const { script, rest } = split.right
