@@ -82,6 +82,15 @@ const withIdentity = async (module: Module.AnyModule, script: string): Promise<M
   return module
 }
 
+/** the params as the run file and the report show them: secrets left out; null when too deep to walk (the run says why) */
+const shownParams = (module: Module.AnyModule, params: unknown): ReturnType<typeof withoutSecrets> => {
+  try {
+    return withoutSecrets(module.params.encode(params))
+  } catch {
+    return null
+  }
+}
+
 /** a path relative to the working directory when it is under it */
 const shown = (p: string): string => {
   const rel = Path.relative(process.cwd(), p)
@@ -142,7 +151,7 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
     if (E.isLeft(graph)) return exitWith(graph.left, flags.verbose, secrets)
     if (flags.printGraph === 'html') {
       const Report = await import('./report/index.js')
-      process.stdout.write(Report.render(Report.fromEvents({ module: module.name, params: withoutSecrets(module.params.encode(decoded.right)), events: [], graph: graph.right, requested: Report.requestedOf(module) })))
+      process.stdout.write(Report.render(Report.fromEvents({ module: module.name, params: shownParams(module, decoded.right), events: [], graph: graph.right, requested: Report.requestedOf(module) })))
     } else process.stdout.write(flags.printGraph === 'mermaid' ? Graph.toMermaid(graph.right) : flags.printGraph === 'dot' ? Graph.toDot(graph.right) : JSON.stringify(Graph.toJson(graph.right), null, 2) + '\n')
     return
   }
@@ -214,7 +223,7 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
   const hide = Redact.make([...tokens(), ...secrets])
   const redacted = Redacted.event(hide)
   // the run's events, kept under the cache directory (`crunch report` renders them) and for --report
-  const publicParams = withoutSecrets(module.params.encode(decoded.right))
+  const publicParams = shownParams(module, decoded.right)
   const runFile = RunFile.open(cacheDir, module.name, publicParams)
   const events: Array<Dispatcher.Event> = []
   const record = (given: Dispatcher.Event): void => {

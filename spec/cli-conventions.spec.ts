@@ -51,7 +51,7 @@ conventions('should print its usage for crunch help, crunch --help and no comman
   }
   const run = await crunch(['help', 'run'])
   assert.match(run.stdout, /^Usage: crunch run \[options\] <script>/)
-  usage(await crunch(['start', numbers]), /unknown command "start"\n  hint: commands: run, explain, cache, help/)
+  usage(await crunch(['start', numbers]), /unknown command "start"\n  hint: commands: run, explain, report, cache, help/)
   usage(await crunch(['run']), /crunch run needs a script/)
 })
 
