@@ -89,7 +89,7 @@ export const read = (text: string): Report.RunInput => {
       outcome = r['outcome'] === 'failed' ? 'failed' : 'succeeded'
     } else if (r['type'] === 'failed') {
       const e = r['error'] as { code?: string; message?: string } | undefined
-      events.push({ ...(r as unknown as Report.TimedEvent), error: Errors.make('CallFailedError', e?.code ?? 'ARV_UNKNOWN', e?.message ?? 'failed', {}) } as Report.TimedEvent)
+      events.push({ ...(r as unknown as Report.TimedEvent), error: Errors.make('CallFailedError', e?.code ?? 'ARV_UNEXPECTED', e?.message ?? 'failed', {}) } as Report.TimedEvent)
     } else if (typeof r['at'] === 'string') events.push(r as unknown as Report.TimedEvent)
   }
   return { module, params, events, ...(startedAt === undefined ? {} : { startedAt }), ...(finishedAt === undefined ? {} : { finishedAt }), ...(outcome === undefined ? {} : { outcome }) }
