@@ -31,6 +31,8 @@ export type Event =
       readonly at?: string
       /** 1 for the first attempt */
       readonly attempt?: number
+      /** the work and the kinds/sizes of its arguments, never their values: `align(file, string 5)` */
+      readonly label?: string
       /** resources of this attempt (bytes, cores) where the work declares them */
       readonly ram?: number
       readonly vcpus?: number

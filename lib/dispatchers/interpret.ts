@@ -24,6 +24,7 @@ import * as Dispatcher from '../dispatcher.js'
 import * as Errors from '../errors.js'
 import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
+import * as Labels from '../report/labels.js'
 import * as Dependencies from './dependencies.js'
 import type * as Executor from './executor.js'
 import * as Invoke from './invoke.js'
@@ -553,6 +554,7 @@ export const run = async <M extends Module.AnyModule>(
         work: node.work,
         at: iso(st.startedAt),
         attempt: st.attempt,
+        label: Labels.callLabel(node),
         ...(c.resources.ram === undefined ? {} : { ram: c.resources.ram }),
         ...(c.resources.vcpus === undefined ? {} : { vcpus: c.resources.vcpus }),
         ...(st.decision === undefined ? {} : { reuse: st.decision }),
