@@ -157,6 +157,9 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
   }
 
   const cacheDir = flags.cacheDir ?? Path.resolve('.crunch')
+  if (flags.report !== undefined && !Fs.existsSync(Path.dirname(Path.resolve(flags.report)))) {
+    return exitWith(Flags.usageError(`--report ${flags.report}: the directory ${Path.dirname(flags.report)} does not exist`, 'create it first, or give a file in an existing directory'), false)
+  }
   if (flags.explain) {
     if (flags.dispatcher === 'crunch') return exitWith(Flags.usageError('--explain reads the local result cache; on Arvados, earlier container requests are found by call id when the run starts', 'run crunch explain without --dispatcher crunch'), false)
     const [Explain, ResultCache, SiteBook] = await Promise.all([import('./dispatchers/explain.js'), import('./dispatchers/result-cache.js'), import('./dispatchers/site-book.js')])
@@ -233,7 +236,7 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
     if (flags.report !== undefined) events.push(e.at === undefined ? { ...e, at: new Date().toISOString() } : e)
   }
   const writeReport = async (result: E.Either<Errors.SdkError, Dispatcher.RunResult<unknown>>, startedAt: string): Promise<void> => {
-    await runFile.end(E.isRight(result) ? 'succeeded' : 'failed', E.isRight(result) ? result.right.stats : undefined)
+    await runFile.end(E.isRight(result) ? 'succeeded' : 'failed', E.isRight(result) ? result.right.stats : undefined, E.isRight(result) ? result.right.graph : undefined)
     if (flags.report === undefined) return
     const Report = await import('./report/index.js')
     const run = Report.fromEvents({
@@ -246,8 +249,13 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
       finishedAt: new Date().toISOString(),
       outcome: E.isRight(result) ? 'succeeded' : 'failed',
     })
-    Fs.writeFileSync(flags.report, Report.render(run))
-    process.stderr.write(`wrote the run report to ${shown(Path.resolve(flags.report))}\n`)
+    try {
+      Fs.writeFileSync(flags.report, Report.render(run))
+      process.stderr.write(`wrote the run report to ${shown(Path.resolve(flags.report))}\n`)
+    } catch (cause) {
+      // the run itself is over: its output still goes to stdout
+      process.stderr.write(`warning: ${Errors.format(Errors.make('UsageError', 'ARV_USAGE', `--report ${flags.report}: cannot write the report there`, {}, { cause, hint: 'crunch report renders it again from the run file under <cache-dir>/runs' }))}\n`)
+    }
   }
   // --no-wait: once the runner's request is committed, say which it is and leave it running
   const onEvent = flags.wait
@@ -332,8 +340,9 @@ Commands:
   crunch run [options] <script> [parameters] [options]   run a pipeline script (.ts, .mts, .js, .mjs)
   crunch explain <script> [parameters] [options]         which calls a run would reuse, and why; runs nothing
   crunch cache info|prune|gc [--cache-dir <dir>]         look at and trim the cache (\`crunch cache --help\`)
-  crunch report [<run.jsonl>] [--cache-dir <dir>] [--output <file.html>]
-                                                         the HTML report of the latest local run (or of <run.jsonl>)
+  crunch report [<run>] [--cache-dir <dir>] [--output <file.html>]
+                                                         the HTML report of a past run: the latest local one, a run file,
+                                                         or a run on Arvados (runner request or output collection)
   crunch help                                            this text
   crunch --version                                       the version of arvados-crunch
 
@@ -384,41 +393,27 @@ export const splitRunArgs = (args: ReadonlyArray<string>): E.Either<Errors.SdkEr
   return E.right({ script: undefined, rest: before })
 }
 
-/**
- * `crunch report [<run.jsonl>] [--cache-dir <dir>] [--output <file.html>]`: the HTML report of a
- * past local run, from the events it left under the cache directory (`cli/run-file.ts`).
- */
+/** `crunch report` (`cli/report-command.ts`): the page to stdout or a file, the line to stderr */
 const reportCommand = async (args: ReadonlyArray<string>): Promise<void> => {
-  let file: string | undefined
-  let cacheDir = Path.resolve('.crunch')
-  let output: string | undefined
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!
-    if (a === '--cache-dir' || a === '--output') {
-      const v = args[++i]
-      if (v === undefined) return exitWith(Flags.usageError(`${a} needs a value`), false)
-      if (a === '--cache-dir') cacheDir = Path.resolve(v)
-      else output = v
-    } else if (a.startsWith('-')) return exitWith(Flags.usageError(`unknown option ${a} of crunch report`, 'crunch report [<run.jsonl>] [--cache-dir <dir>] [--output <file.html>]'), false)
-    else file = a
+  const ReportCommand = await import('./cli/report-command.js')
+  const made = await ReportCommand.make(args, { env: process.env, home: Os.homedir(), cwd: process.cwd(), secrets: tokens() })
+  if (E.isLeft(made)) return exitWith(made.left, false)
+  if (made.right === undefined) {
+    process.stdout.write(ReportCommand.USAGE)
+    return
   }
-  const chosen = file ?? RunFile.latest(cacheDir)
-  if (chosen === undefined) return exitWith(Flags.usageError(`no runs recorded under ${shown(RunFile.dirOf(cacheDir))}`, 'run a pipeline with crunch run first, or give --cache-dir of the run'), false)
-  let text: string
+  const { html, output, summary } = made.right
+  if (output === undefined) {
+    process.stdout.write(html)
+    process.stderr.write(`${summary}\n`)
+    return
+  }
   try {
-    text = Fs.readFileSync(chosen, 'utf8')
-  } catch (cause) {
-    return exitWith(Errors.make('UsageError', 'ARV_USAGE', `cannot read the run file ${chosen}`, {}, { cause, hint: 'give a file under <cache-dir>/runs' }), false)
-  }
-  const Report = await import('./report/index.js')
-  // written redacted; redacted again with today's token, for run files from elsewhere
-  const input = RunFile.read(text)
-  const html = Report.render(Report.fromEvents({ ...input, events: input.events.map(Redacted.event(Redact.make(tokens()))) }))
-  if (output === undefined) process.stdout.write(html)
-  else {
     Fs.writeFileSync(output, html)
-    process.stderr.write(`wrote the report of ${shown(chosen)} to ${shown(Path.resolve(output))}\n`)
+  } catch (cause) {
+    return exitWith(Errors.make('UsageError', 'ARV_USAGE', `--output ${shown(output)}: cannot write the report there`, {}, { cause, hint: 'give a writable file path' }), false)
   }
+  process.stderr.write(`${summary}\nwrote the report to ${shown(output)}\n`)
 }
 
 const runUsage = `Usage: crunch run [options] <script> [parameters] [options]

@@ -11,6 +11,8 @@ import * as Path from 'node:path'
 import type * as Dispatcher from '../dispatcher.js'
 import * as Errors from '../errors.js'
 import { withoutSecrets } from '../internal/without-secrets.js'
+import * as Graph from '../graph.js'
+import * as GraphJson from '../report/graph-json.js'
 import type * as Report from '../report/index.js'
 
 /** the directory of run files under a cache directory */
@@ -22,10 +24,15 @@ export const dirOf = (cacheDir: string): string => Path.join(cacheDir, 'runs')
  * @category constructors
  * @since 0.2.0
  */
-export const open = (cacheDir: string, module: string, params: unknown): { readonly file: string; readonly add: (e: Dispatcher.Event) => void; readonly end: (outcome: 'succeeded' | 'failed', stats?: Dispatcher.Stats) => Promise<void> } => {
+export const open = (cacheDir: string, module: string, params: unknown): { readonly file: string; readonly add: (e: Dispatcher.Event) => void; readonly end: (outcome: 'succeeded' | 'failed', stats?: Dispatcher.Stats, graph?: Graph.Graph) => Promise<void> } => {
   const startedAt = new Date().toISOString()
-  Fs.mkdirSync(dirOf(cacheDir), { recursive: true })
   const file = Path.join(dirOf(cacheDir), `${startedAt.replace(/:/g, '-')}.jsonl`)
+  // best effort: a run goes on without its file (the cache directory then says what is wrong)
+  try {
+    Fs.mkdirSync(dirOf(cacheDir), { recursive: true })
+  } catch {
+    // the stream's open fails too, silently
+  }
   const out = Fs.createWriteStream(file)
   out.on('error', () => undefined)
   out.write(JSON.stringify({ type: 'run', module, params: withoutSecrets(params), startedAt }) + '\n')
@@ -35,9 +42,12 @@ export const open = (cacheDir: string, module: string, params: unknown): { reado
       const at = e.at ?? new Date().toISOString()
       out.write(JSON.stringify(e.type === 'failed' ? { ...e, at, error: { code: e.error.code, message: Errors.redact(e.error.message) } } : e.type === 'log' ? { ...e, at, message: Errors.redact(e.message) } : { ...e, at }) + '\n')
     },
-    end: (outcome, stats) =>
+    end: (outcome, stats, graph) =>
       new Promise((resolve) => {
-        out.end(JSON.stringify({ type: 'end', outcome, finishedAt: new Date().toISOString(), ...(stats === undefined ? {} : { stats }) }) + '\n', () => resolve())
+        // a stream that failed (no directory, no space) never calls back
+        if (out.errored !== null || out.destroyed) return resolve()
+        out.once('error', () => resolve())
+        out.end(JSON.stringify({ type: 'end', outcome, finishedAt: new Date().toISOString(), ...(stats === undefined ? {} : { stats }), ...(graph === undefined ? {} : { graph: Graph.toJson(graph) }) }) + '\n', () => resolve())
       }),
   }
 }
@@ -71,6 +81,7 @@ export const read = (text: string): Report.RunInput => {
   let startedAt: string | undefined
   let finishedAt: string | undefined
   let outcome: 'succeeded' | 'failed' | undefined
+  let graph: Graph.Graph | undefined
   const events: Array<Report.TimedEvent> = []
   for (const l of text.split('\n')) {
     if (l.trim() === '') continue
@@ -87,10 +98,11 @@ export const read = (text: string): Report.RunInput => {
     } else if (r['type'] === 'end') {
       finishedAt = typeof r['finishedAt'] === 'string' ? r['finishedAt'] : undefined
       outcome = r['outcome'] === 'failed' ? 'failed' : 'succeeded'
+      graph = GraphJson.fromJson(r['graph'])
     } else if (r['type'] === 'failed') {
       const e = r['error'] as { code?: string; message?: string } | undefined
       events.push({ ...(r as unknown as Report.TimedEvent), error: Errors.make('CallFailedError', e?.code ?? 'ARV_UNEXPECTED', e?.message ?? 'failed', {}) } as Report.TimedEvent)
     } else if (typeof r['at'] === 'string') events.push(r as unknown as Report.TimedEvent)
   }
-  return { module, params, events, ...(startedAt === undefined ? {} : { startedAt }), ...(finishedAt === undefined ? {} : { finishedAt }), ...(outcome === undefined ? {} : { outcome }) }
+  return { module, params, events, ...(startedAt === undefined ? {} : { startedAt }), ...(finishedAt === undefined ? {} : { finishedAt }), ...(outcome === undefined ? {} : { outcome }), ...(graph === undefined ? {} : { graph }) }
 }

@@ -197,6 +197,8 @@ interface Acc {
   instanceType?: string
   logTail: Array<string>
   error?: string
+  /** the label its start event carried, for a report without the graph */
+  label?: string
 }
 
 const ms = (iso: string | undefined): number | undefined => {
@@ -236,6 +238,7 @@ const step = (acc: Acc, e: TimedEvent): void => {
       acc.attempts = Math.max(acc.attempts + 1, e.attempt ?? 0)
       acc.state = 'running'
       acc.startAt ??= e.at
+      if (e.label !== undefined) acc.label = e.label
       if (e.startedAt !== undefined) acc.startedAt = e.startedAt
       delete acc.error
       return
@@ -347,7 +350,7 @@ export const foldCalls = (events: ReadonlyArray<TimedEvent>, options: FoldOption
   const requestedOf = options.requested ?? (() => ({}))
   return [...accs.values()].map((a) => {
     const node = nodes.get(a.id)
-    return finish(a, node, node === undefined ? a.work : labelOf(node), requestedOf(a.work), options.over === true)
+    return finish(a, node, node === undefined ? (a.label ?? a.work) : labelOf(node), requestedOf(a.work), options.over === true)
   })
 }
 

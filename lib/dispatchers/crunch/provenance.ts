@@ -16,7 +16,9 @@ import type * as Json from '../../internal/json.js'
 import * as Locator from '../../keep/locator.js'
 import type * as Keep from '../../keep/client.js'
 import type * as Module from '../../module.js'
+import * as Redact from '../../internal/redact.js'
 import * as Report from '../../report/index.js'
+import * as Redacted from '../../report/redacted.js'
 import { VERSION } from '../../version.js'
 
 // -------------------------------------------------------------------------------------
@@ -40,6 +42,8 @@ export interface Provenance {
   readonly events: ReadonlyArray<Report.TimedEvent>
   readonly startedAt: string
   readonly finishedAt: string
+  /** texts removed from every event written (the API token, the values of `Secret` params) */
+  readonly secrets?: ReadonlyArray<string>
 }
 
 /** @category constants @since 0.2.0 */
@@ -86,9 +90,10 @@ export const properties = (p: Provenance, provenancePdh: string): Readonly<Recor
  * @since 0.2.0
  */
 export const files = (p: Provenance): ReadonlyArray<readonly [string, string]> => {
-  const run = Report.fromEvents({ module: p.module.name, params: p.params, events: p.events, graph: p.graph, requested: Report.requestedOf(p.module), startedAt: p.startedAt, finishedAt: p.finishedAt, outcome: 'succeeded' })
+  const events = p.events.map(Redacted.event(Redact.make(p.secrets)))
+  const run = Report.fromEvents({ module: p.module.name, params: p.params, events, graph: p.graph, requested: Report.requestedOf(p.module), startedAt: p.startedAt, finishedAt: p.finishedAt, outcome: 'succeeded' })
   return [
-    ['events.jsonl', p.events.map((e) => JSON.stringify(e)).join('\n') + (p.events.length === 0 ? '' : '\n')],
+    ['events.jsonl', events.map((e) => JSON.stringify(e)).join('\n') + (events.length === 0 ? '' : '\n')],
     ['graph.json', JSON.stringify(Graph.toJson(p.graph), null, 1) + '\n'],
     ['params.json', JSON.stringify(p.params) + '\n'],
     ['report.html', Report.render(run)],
@@ -98,6 +103,21 @@ export const files = (p: Provenance): ReadonlyArray<readonly [string, string]> =
 // -------------------------------------------------------------------------------------
 // interpreters
 // -------------------------------------------------------------------------------------
+
+/**
+ * The output collection with portable data hash `pdh` that carries the provenance properties,
+ * if one is readable (a submitted runner's request holds a copy without them, with the same
+ * hash).
+ *
+ * @category interpreters
+ * @since 0.2.0
+ */
+export const findOutput = async (api: Client.ArvadosClient, pdh: string): Promise<E.Either<Errors.SdkError, { readonly uuid: string; readonly properties: Readonly<Record<string, unknown>> } | undefined>> => {
+  const page = await api.collections.list({ filters: [['portable_data_hash', '=', pdh]], select: ['uuid', 'properties'], limit: 50, count: 'none' })()
+  if (E.isLeft(page)) return page
+  const hit = page.right.items.find((c) => typeof (c.properties as Readonly<Record<string, unknown>> | undefined)?.[PROPERTIES.provenance] === 'string')
+  return E.right(hit === undefined ? undefined : { uuid: hit.uuid, properties: hit.properties as Readonly<Record<string, unknown>> })
+}
 
 /**
  * Writes the provenance collection; its portable data hash.

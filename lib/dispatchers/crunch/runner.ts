@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as E from 'fp-ts/lib/Either.js'
+import * as Codec from '../../codec.js'
 import * as Collection from '../../collections/collection.js'
 import type * as Dispatcher from '../../dispatcher.js'
 import { withoutSecrets } from '../../internal/without-secrets.js'
@@ -84,6 +85,7 @@ export const interpret = async <M extends Module.AnyModule>(
     events,
     startedAt,
     finishedAt: new Date().toISOString(),
+    secrets: [rc.api.config.apiToken, ...Codec.secretsIn(module.params, rawParams)],
   }
   const recorded = await record(rc, module.name, r.right.value, r.right.json, provenance)
   if (E.isLeft(recorded)) return recorded

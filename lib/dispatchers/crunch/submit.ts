@@ -19,6 +19,7 @@ import * as Errors from '../../errors.js'
 import type * as Module from '../../module.js'
 import * as KeepValueStore from './keep-value-store.js'
 import * as Poll from './poll.js'
+import * as Provenance from './provenance.js'
 import * as Request from './request.js'
 import * as ResultFile from './result-file.js'
 import type * as Runner from './runner.js'
@@ -217,14 +218,30 @@ export const submit = async <M extends Module.AnyModule>(
   if (E.isLeft(output)) return output
   const value = await outputValue(module, output.right, store, signal)
   if (E.isLeft(value)) return value
-  emit({ type: 'done', id: uuid, work: 'runner', reused: false })
+  const stats = await statsOf(rc, uuid, output.right.pdh)
+  emit({ type: 'done', id: uuid, work: 'runner', reused: false, ...(stats.cost === undefined ? {} : { cost: stats.cost }) })
   emit({ type: 'log', id: uuid, work: 'runner', message: `output collection ${last.output_uuid ?? '?'} (${output.right.pdh})` })
   return E.right({
     value: value.right.value as Module.OutputOf<M>,
     json: value.right.json,
     graph: { module: module.name, nodes: [] },
-    stats: { calls: 0, executed: 0, reused: 0, failed: 0 },
+    stats,
   })
+}
+
+/**
+ * A submitted run's stats: its calls as the runner recorded them on the output (provenance
+ * properties), and its cost as Arvados adds it up, the runner request's `cumulative_cost` (the
+ * runner's own container and every call's). What cannot be read is left out: the run is done.
+ */
+const statsOf = async (rc: Runner.RunnerContext, uuid: string, pdh: string): Promise<Dispatcher.Stats> => {
+  const [request, output] = await Promise.all([rc.api.containerRequests.get(uuid)(), Provenance.findOutput(rc.api, pdh)])
+  const cost = E.isRight(request) && typeof request.right.cumulative_cost === 'number' ? request.right.cumulative_cost : undefined
+  const props = E.isRight(output) ? output.right?.properties : undefined
+  const count = (k: string): number => (typeof props?.[k] === 'number' ? props[k] : 0)
+  const executed = count(Provenance.PROPERTIES.callsRun)
+  const reused = count(Provenance.PROPERTIES.callsReused)
+  return { calls: executed + reused, executed, reused, failed: 0, ...(cost === undefined ? {} : { cost }) }
 }
 
 const describe = (f: Poll.Finished): string =>

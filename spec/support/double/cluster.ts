@@ -564,6 +564,8 @@ export const makeCluster = (opts: ClusterOptions) => {
       }
     for (const cr of [...crs.values()]) {
       if (cr['container_uuid'] !== uuid || cr['state'] !== 'Committed') continue
+      // what this attempt cost, its own and its children's, adds up on the request (§4.6)
+      cr['cumulative_cost'] = Number(cr['cumulative_cost'] ?? 0) + Number(c['cost'] ?? 0) + Number(c['subrequests_cost'] ?? 0)
       if (end.state === 'Cancelled' && (cr['priority'] as number) > 0 && (cr['container_count'] as number) < Number(cr['container_count_max'] ?? 3) && parentRunning(cr)) {
         const next = newContainer(cr)
         cr['container_uuid'] = next['uuid']
@@ -621,6 +623,9 @@ export const makeCluster = (opts: ClusterOptions) => {
         createCollectionRecord({ manifest_text: logManifestOf(c), name: `Container log for container ${c['uuid'] as string}`, properties: { type: 'log', container_request: crUuid, container_uuid: c['uuid'] } }, SYSTEM_USER, SYSTEM_USER, undefined, true)
       }
     }
+    // a finishing child request adds its cumulative cost to its parent container's subrequests_cost (§4.6)
+    const parent = typeof cr['requesting_container_uuid'] === 'string' ? containers.get(cr['requesting_container_uuid']) : undefined
+    if (parent !== undefined && Number(cr['cumulative_cost'] ?? 0) > 0) parent['subrequests_cost'] = Number(parent['subrequests_cost'] ?? 0) + Number(cr['cumulative_cost'])
     cr['state'] = 'Final'
     cr['priority'] = 0
     cr['secret_mounts'] = {}
