@@ -46,6 +46,8 @@ const PAGES = [
   'docs/errors.md',
   'docs/from-the-draft.md',
   'docs/tools.md',
+  'docs/cli.md',
+  'docs/watching-a-run.md',
   'docs/samples/checksums.md',
   'docs/samples/case-control.md',
 ]
