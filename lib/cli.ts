@@ -238,6 +238,14 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
   const writeReport = async (result: E.Either<Errors.SdkError, Dispatcher.RunResult<unknown>>, startedAt: string): Promise<void> => {
     await runFile.end(E.isRight(result) ? 'succeeded' : 'failed', E.isRight(result) ? result.right.stats : undefined, E.isRight(result) ? result.right.graph : undefined)
     if (flags.report === undefined) return
+    // a submitted run's calls ran in its runner: the page is the one the runner kept on Arvados
+    const runner = flags.submit && E.isRight(result) ? events.find((e) => e.type === 'start' && e.work === 'runner') : undefined
+    if (runner !== undefined) {
+      const ReportCommand = await import('./cli/report-command.js')
+      const made = await ReportCommand.make([runner.id, '--output', flags.report], { env: process.env, home: Os.homedir(), cwd: process.cwd(), secrets: [...tokens(), ...secrets] })
+      if (E.isRight(made) && made.right !== undefined) return writeOut(made.right.html, made.right.summary)
+      if (E.isLeft(made)) process.stderr.write(`warning: the runner's report could not be read, this one has only the runner: ${Errors.format(made.left, { secrets: [...tokens(), ...secrets] })}\n`)
+    }
     const Report = await import('./report/index.js')
     const run = Report.fromEvents({
       module: module.name,
@@ -249,9 +257,13 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
       finishedAt: new Date().toISOString(),
       outcome: E.isRight(result) ? 'succeeded' : 'failed',
     })
+    writeOut(Report.render(run))
+  }
+  const writeOut = (html: string, summary?: string): void => {
+    if (flags.report === undefined) return
     try {
-      Fs.writeFileSync(flags.report, Report.render(run))
-      process.stderr.write(`wrote the run report to ${shown(Path.resolve(flags.report))}\n`)
+      Fs.writeFileSync(flags.report, html)
+      process.stderr.write(`${summary === undefined ? '' : `${summary}\n`}wrote the run report to ${shown(Path.resolve(flags.report))}\n`)
     } catch (cause) {
       // the run itself is over: its output still goes to stdout
       process.stderr.write(`warning: ${Errors.format(Errors.make('UsageError', 'ARV_USAGE', `--report ${flags.report}: cannot write the report there`, {}, { cause, hint: 'crunch report renders it again from the run file under <cache-dir>/runs' }))}\n`)

@@ -30,7 +30,7 @@ test.after(async (ctx) => {
 const summaryOf = (stderr: string): Rec => JSON.parse(stderr.split('\n').find((l) => l.startsWith('{"type":"summary"')) ?? '{}') as Rec
 
 test('should show a submitted run’s cumulative cost, and write its report from the provenance collection', async ({ d, dir, env }) => {
-  const r = await crunch(['run', '--dispatcher', 'crunch', '--submit', Path.join(root, 'spec', 'fixtures', 'crunch', 'fanout.ts'), '--n', '2', '--progress', 'json'], { env, cwd: dir, timeoutMs: 240_000 })
+  const r = await crunch(['run', '--dispatcher', 'crunch', '--submit', Path.join(root, 'spec', 'fixtures', 'crunch', 'fanout.ts'), '--n', '2', '--progress', 'json', '--report', 'submitted.html'], { env, cwd: dir, timeoutMs: 240_000 })
   assert.is(r.code, 0, r.stderr)
   assert.is(r.stdout.trim(), '3')
   const runner = [...d.cluster.crs.values()].find((cr) => (cr['properties'] as Rec)['arvados_crunch_role'] === 'runner') as Rec
@@ -56,6 +56,9 @@ test('should show a submitted run’s cumulative cost, and write its report from
   assert.match(page, /^<!doctype html>/i)
   assert.ok(page.includes('fanout') && page.includes('inc(number)'), page.slice(0, 300))
   assert.not.ok(page.includes(d.token.split('/')[2]!), 'no token in the page')
+  // --report of the submitted run wrote the same page, the runner's (not one of the runner alone)
+  assert.is(Fs.readFileSync(Path.join(dir, 'submitted.html'), 'utf8'), page)
+  assert.match(r.stderr, /\nreport of fanout on .*\nwrote the run report to submitted\.html\n/)
 
   // the output collection by uuid (the request's copy) and by portable data hash: the same page
   const output = d.cluster.collections.get(runner['output_uuid'] as string) as Rec
