@@ -150,6 +150,8 @@ export interface ArvadosClient {
   readonly apiClientAuthorizations: { readonly current: () => TE.TaskEither<ApiError.ApiError, Resources.ApiClientAuthorization> }
   /** The cluster's exported configuration (`GET /arvados/v1/config`: instance types, container settings), undecoded. */
   readonly clusterConfig: () => TE.TaskEither<ApiError.ApiError, unknown>
+  /** The discovery document's settings the SDK reads (`websocketUrl`, ...). */
+  readonly discovery: () => TE.TaskEither<ApiError.ApiError, Resources.Discovery>
   /** The configuration (host, TLS settings) this client talks with. */
   readonly config: Config.Config
   /** Closes pooled connections. */
@@ -220,6 +222,14 @@ export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
  * @since 0.1.0
  */
 export const CREATE_ID_PROPERTY = 'arvados_crunch_create_id'
+
+/**
+ * Where the API server answers its discovery document.
+ *
+ * @category constants
+ * @since 0.2.0
+ */
+export const DISCOVERY_PATH = '/discovery/v1/apis/arvados/v1/rest'
 
 const PDH = /^[0-9a-f]{32}\+\d+$/
 const TypeCtor = t.Type
@@ -480,6 +490,12 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
     return () => call({ method: 'GET', path: `${res.path}/current`, codec: full, what: res.name })
   }
 
+  const discovery = (): TE.TaskEither<ApiError.ApiError, Resources.Discovery> => () => {
+    const p: Request.Prepared = { method: 'GET', path: DISCOVERY_PATH, query: '', headers: {} }
+    const requestId = newRequestId()
+    return loop(`GET ${DISCOVERY_PATH}`, (n, left) => attempt(p, 'GET', requestId, n, left, Resources.Discovery as t.Type<Resources.Discovery, unknown, unknown>, 'discovery document'))
+  }
+
   const keepServices = readable(Resources.KeepService)
   return {
     containerRequests: {
@@ -507,6 +523,7 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
     users: { current: currentOf(Resources.User) },
     apiClientAuthorizations: { current: currentOf(Resources.ApiClientAuthorization, true) },
     clusterConfig: () => call({ method: 'GET', path: 'config', codec: t.unknown, what: 'cluster config' }),
+    discovery,
     config,
     close: () => agent.close(),
   }

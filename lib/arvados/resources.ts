@@ -332,6 +332,22 @@ export const ApiClientAuthorization = resource(
 )
 
 /**
+ * The parts of the discovery document (`GET /discovery/v1/apis/arvados/v1/rest`) the SDK reads;
+ * everything else in it is tolerated. `websocketUrl` is the event bus (empty when the cluster
+ * has none).
+ *
+ * @category codecs
+ * @since 0.2.0
+ */
+export const Discovery = t.partial({ websocketUrl: t.string, revision: t.string, uuidPrefix: t.string, maxItemsPerResponse: t.number }, 'Discovery')
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export type Discovery = t.TypeOf<typeof Discovery>
+
+/**
  * @category models
  * @since 0.1.0
  */

@@ -34,6 +34,7 @@ import type * as Keep from '../../keep/client.js'
 import type * as Module from '../../module.js'
 import type * as Executor from '../executor.js'
 import * as Wire from '../wire.js'
+import * as Events from './events.js'
 import * as KeepValueStore from './keep-value-store.js'
 import * as LiveLogs from './live-logs.js'
 import * as Poll from './poll.js'
@@ -75,6 +76,8 @@ export interface RunnerContext {
   readonly usage?: boolean
   /** follow running calls' stderr.txt and hand its lines to their `log` (`live-logs.ts`; default true) */
   readonly liveLogs?: boolean
+  /** hear of finished requests from the cluster's websocket event bus when it has one (`events.ts`; default true); polls remain the fallback */
+  readonly events?: boolean
 }
 
 /** container requests being created at once (the client allows 8 requests in flight) */
@@ -227,71 +230,36 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
       // ---- running calls' logs, followed while they run
       const live = rc.liveLogs === false ? undefined : LiveLogs.make({ config: api.config, intervalMs: Math.min(rc.pollMs, LiveLogs.MAX_INTERVAL_MS), perTick: LiveLogs.PER_TICK })
 
-      // ---- the poll loop over pending requests
-      const pending = new Map<string, (f: E.Either<Errors.SdkError, Poll.Finished>) => void>()
-      let polling = false
-      let wakeUp: (() => void) | undefined
-      const wake = (): void => {
-        const w = wakeUp
-        wakeUp = undefined
-        w?.()
-      }
-      const sleep = (ms: number): Promise<void> =>
-        new Promise((resolve) => {
-          const timer = setTimeout(() => wake(), ms)
-          wakeUp = () => {
-            clearTimeout(timer)
-            resolve()
-          }
+      // ---- pending requests, watched by events (when the cluster has an event bus) and polls
+      const watcher = Poll.watcher({
+        api,
+        signal,
+        minMs: rc.minPollMs,
+        maxMs: rc.pollMs,
+        withLogs: rc.usage !== false,
+        ...(live === undefined ? {} : { observe: live.observe, onContainer: live.container }),
+      })
+      if (rc.events !== false) {
+        void api.discovery()().then((d) => {
+          const url = E.isRight(d) ? d.right.websocketUrl : undefined
+          if (url === undefined || url === '' || signal.aborted) return
+          watcher.subscribe((h) =>
+            Events.connect({
+              url,
+              config: api.config,
+              onChange: h.onChange,
+              onLive: (on) => {
+                live?.bus(on)
+                h.onLive(on)
+              },
+            }),
+          )
         })
-      const pollLoop = async (): Promise<void> => {
-        const bounds = { minMs: rc.minPollMs, maxMs: rc.pollMs }
-        let pace = Poll.firstPace(rc.minPollMs)
-        let polledAt = Date.now()
-        while (pending.size > 0 && !signal.aborted) {
-          await sleep(pace.intervalMs)
-          if (signal.aborted || pending.size === 0) break
-          const now = Date.now()
-          const elapsedMs = now - polledAt
-          polledAt = now
-          const polled = await Poll.states(api, [...pending.keys()])
-          if (E.isLeft(polled)) {
-            for (const [uuid, resolve] of pending) {
-              pending.delete(uuid)
-              resolve(polled)
-            }
-            break
-          }
-          live?.observe(polled.right)
-          const finished = polled.right.filter((r) => Poll.isFinished(r) && pending.has(r.uuid))
-          pace = Poll.nextPace(pace, { found: finished.length, elapsedMs, pending: pending.size - finished.length }, bounds)
-          if (finished.length === 0) continue
-          const waiters = finished.map((r) => {
-            const w = pending.get(r.uuid)!
-            pending.delete(r.uuid)
-            return w
-          })
-          void Poll.details(api, finished).then((d) => {
-            if (E.isLeft(d)) for (const w of waiters) w(d)
-            else d.right.forEach((f, i) => waiters[i]!(E.right(f)))
-          })
-        }
-        polling = false
       }
-      const waitFinished = (uuid: string): Promise<E.Either<Errors.SdkError, Poll.Finished>> =>
-        new Promise((resolve) => {
-          pending.set(uuid, resolve)
-          if (!polling) {
-            polling = true
-            void pollLoop()
-          }
-        })
 
       // ---- stopping
       const cancelOutstanding = async (): Promise<void> => {
-        const outstanding = [...pending.entries()]
-        pending.clear()
-        wake()
+        const outstanding = watcher.drain()
         await Promise.all(
           outstanding.map(async ([uuid, resolve]) => {
             await api.containerRequests.update(uuid, { priority: 0 })()
@@ -313,6 +281,16 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         const m = Manifest.parse(manifestText)
         if (E.isLeft(m)) return m
         return E.right(Manifest.print({ streams: m.right.streams.map((st) => ({ ...st, locators: st.locators.map((l) => signed.get(`${l.hash}+${l.size}`) ?? l) })) }))
+      }
+
+      /** the container's stderr.txt after `offset`, from its finished log collection (undefined when it cannot be read) */
+      const logAfter = async (manifestText: string, offset: number): Promise<Uint8Array | undefined> => {
+        const c = Collection.fromManifestText(manifestText, { source: { readBlock: (l) => rc.keep.get(l)() } })
+        if (E.isLeft(c)) return undefined
+        const file = c.right.files.find((x) => x.path === LiveLogs.FILE)
+        if (file === undefined || file.size <= offset) return new Uint8Array(0)
+        const bytes = await Collection.readEither(c.right, LiveLogs.FILE, signal)
+        return E.isLeft(bytes) ? undefined : bytes.right.subarray(offset)
       }
 
       // ---- a call
@@ -346,7 +324,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
 
       /** a finished request as the call's outcome, with what its container reported */
       const outcomeOf = async (node: Graph.CallNode, f: Poll.Finished, reused: boolean): Promise<Executor.Outcome> => {
-        const [o, used] = await Promise.all([outcomeOfRequest(node, f, reused), reused || rc.usage === false ? {} : Usage.read(api, rc.keep, f.request.log_uuid, signal)])
+        const [o, used] = await Promise.all([outcomeOfRequest(node, f, reused), reused || rc.usage === false ? {} : Usage.read(api, rc.keep, f.request.log_uuid, signal, f.logManifest)])
         const usage: Executor.Usage = {
           ...used,
           ...(f.startedAt === undefined ? {} : { startedAt: f.startedAt }),
@@ -490,16 +468,17 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           // the work role's own lines (its error as data, its timing) are not the call's
           if (!line.includes(Wire.ERROR_LINE_PREFIX) && !line.startsWith('arvados-crunch: ')) call.log(line)
         })
-        const f = await waitFinished(uuid)
-        await live?.finish(uuid, E.isLeft(f) ? null : f.right.request.container_uuid)
+        const f = await watcher.wait(uuid, container)
+        const logManifest = E.isRight(f) ? f.right.logManifest : undefined
+        await live?.finish(uuid, E.isLeft(f) ? null : f.right.request.container_uuid, logManifest === undefined ? undefined : (offset) => logAfter(logManifest, offset))
         if (E.isLeft(f)) return { _tag: 'Failed', error: f.left, retry: false }
         return outcomeOf(node, f.right, reused)
       }
 
       const close = async (): Promise<void> => {
         signal.removeEventListener('abort', onAbort)
-        if (pending.size > 0) await cancelOutstanding()
-        wake()
+        await cancelOutstanding()
+        watcher.close()
         await live?.close()
       }
 

@@ -6,10 +6,18 @@
  * line handed to the call's `log`, without crunch-run's timestamp.
  *
  * Bounded: one loop for the run; each tick reads at most `perTick` requests' logs, taking the
- * watched requests in turn, so a run of thousands of calls costs at most `perTick` requests per
- * tick however many run. A request whose container has not started (404) waits its turn again.
+ * ready requests in turn, so a run of thousands of calls costs at most `perTick` requests per
+ * tick however many run. A log is first read one interval after its container started (calls
+ * shorter than that cost no log request): when the event bus tells container states (`bus`,
+ * `container`), only containers it said are Running are read; without it, a request is first
+ * read one interval after it was watched. Each answer with nothing new (not started: 404, or
+ * no new bytes) doubles that request's wait (up to 16 intervals) and new bytes bring it back
+ * to one interval, so queued and quiet containers cost few requests and chatty ones are
+ * followed closely.
  * When a call finishes, its log is read once more (lines written since the last read) only if
- * it was read while running — one request, before the call's outcome is handed on.
+ * it was read while running, before the call's outcome is handed on: from its finished log
+ * collection when the caller has its manifest (`fromCollection`: Keep reads, no API request),
+ * else one request to the endpoint.
  *
  * @since 0.2.0
  */
@@ -29,8 +37,12 @@ export interface LiveLogs {
   readonly watch: (request: string, container: string | null, log: (line: string) => void) => void
   /** what the poll loop learnt of requests (their container uuids) */
   readonly observe: (states: ReadonlyArray<{ readonly uuid: string; readonly container_uuid: string | null }>) => void
+  /** the event bus is live (container states come through `container`) or not */
+  readonly bus: (live: boolean) => void
+  /** a container changed state (from the event bus) */
+  readonly container: (container: string, state: string) => void
   /** the request finished: its last lines (when it was being read), then no more */
-  readonly finish: (request: string, container: string | null) => Promise<void>
+  readonly finish: (request: string, container: string | null, fromCollection?: (offset: number) => Promise<Uint8Array | undefined>) => Promise<void>
   readonly close: () => Promise<void>
 }
 
@@ -48,6 +60,9 @@ export interface Options {
   readonly file?: string
 }
 
+/** the file followed by default (where the work role writes `ctx.log` lines) */
+export const FILE = 'stderr.txt'
+
 /** log requests per tick by default: a few per second whatever the number of running calls */
 export const PER_TICK = 8
 
@@ -61,7 +76,22 @@ interface Watched {
   /** the endpoint answered for it (the container started) */
   read: boolean
   readonly log: (line: string) => void
+  readonly watchedAt: number
+  /** not to be read before (without the bus) */
+  nextAt: number
+  /** answers "not started" so far */
+  misses: number
+  /** when the bus said its container was Running */
+  runningSince: number | undefined
+  /** the bus said its container ended */
+  ended: boolean
 }
+
+/** container states kept for requests not watched yet */
+const HEARD_KEPT = 10_000
+
+/** the longest wait of a request whose log had nothing new (its container has not started, or is quiet), in intervals */
+const MAX_BACKOFF = 16
 
 // -------------------------------------------------------------------------------------
 // utils
@@ -92,13 +122,27 @@ export const splitLines = (partial: string, text: string): { readonly lines: Rea
  */
 export const make = (options: Options): LiveLogs => {
   const { config } = options
-  const file = options.file ?? 'stderr.txt'
+  const file = options.file ?? FILE
   const agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, headersTimeout: 30_000, bodyTimeout: 30_000, connect: { rejectUnauthorized: !config.insecure, ...(config.ca === undefined ? {} : { ca: config.ca }) } })
   const watched = new Map<string, Watched>()
-  let turn: Array<string> = []
+  let cursor = 0
+  /** the request of each watched container */
+  const byContainer = new Map<string, string>()
+  /** since when the bus is live (undefined: it is not) */
+  let liveSince: number | undefined
+  /** states the bus told of containers not watched yet (a container may start before its request's create is answered) */
+  const heard = new Map<string, { readonly state: string; readonly at: number }>()
   let timer: ReturnType<typeof setTimeout> | undefined
   let closed = false
   let busy = false
+
+  /** bytes of the log after what was read: their complete lines to the call */
+  const took = (w: Watched, fresh: Uint8Array): void => {
+    w.offset += fresh.length
+    const { lines, partial } = splitLines(w.partial, Buffer.from(fresh.buffer, fresh.byteOffset, fresh.byteLength).toString('utf8'))
+    w.partial = partial
+    for (const l of lines) w.log(l)
+  }
 
   /** reads what is new in one request's log and hands on its complete lines */
   const readNew = async (request: string, w: Watched): Promise<void> => {
@@ -111,28 +155,64 @@ export const make = (options: Options): LiveLogs => {
         headers: { authorization: `Bearer ${config.apiToken}`, range: `bytes=${w.offset}-` },
       })
       const body = Buffer.from(await res.body.arrayBuffer())
-      if (res.statusCode === 416) w.read = true
+      // nothing new (not started, or no new bytes): wait twice as long before the next read
+      const quiet = (): void => {
+        w.misses++
+        w.nextAt = Date.now() + options.intervalMs * Math.min(MAX_BACKOFF, 2 ** w.misses)
+      }
+      if (res.statusCode === 416) {
+        w.read = true
+        quiet()
+      }
+      if (res.statusCode === 404 && !w.read) quiet()
       if (res.statusCode !== 206 && res.statusCode !== 200) return
       w.read = true
       // a server that ignores Range answers the whole file
       const fresh = res.statusCode === 200 ? body.subarray(Math.min(w.offset, body.length)) : body
-      w.offset += fresh.length
-      const { lines, partial } = splitLines(w.partial, fresh.toString('utf8'))
-      w.partial = partial
-      for (const l of lines) w.log(l)
+      if (fresh.length === 0) quiet()
+      else {
+        w.misses = 0
+        w.nextAt = Date.now() + options.intervalMs
+      }
+      took(w, fresh)
     } catch {
       // a log that cannot be read now is read at the next turn
     }
+  }
+
+  const apply = (w: Watched, state: string, at: number): void => {
+    if (state === 'Running') w.runningSince ??= at
+    else if (state === 'Complete' || state === 'Cancelled') w.ended = true
+  }
+  /** a watched request's container is known */
+  const learn = (request: string, w: Watched, container: string): void => {
+    w.container = container
+    byContainer.set(container, request)
+    const h = heard.get(container)
+    if (h === undefined) return
+    heard.delete(container)
+    apply(w, h.state, h.at)
+  }
+
+  /** whether a request's log is read at this tick */
+  const isReady = (w: Watched, now: number): boolean => {
+    if (w.container === null || w.ended) return false
+    if (w.runningSince !== undefined) return now - w.runningSince >= options.intervalMs && now >= w.nextAt
+    // watched while the bus was live: its Running event will come
+    if (liveSince !== undefined && w.watchedAt >= liveSince) return false
+    return now >= w.nextAt
   }
 
   const tick = async (): Promise<void> => {
     timer = undefined
     if (closed) return
     busy = true
-    if (turn.length === 0) turn = [...watched.keys()]
-    const now = turn.filter((r) => watched.get(r)?.container != null).slice(0, options.perTick)
-    turn = turn.filter((r) => !now.includes(r) && watched.has(r))
-    await Promise.all(now.map((r) => readNew(r, watched.get(r)!)))
+    const t = Date.now()
+    const ready = [...watched].filter(([, w]) => isReady(w, t))
+    const start = ready.length === 0 ? 0 : cursor % ready.length
+    const now = [...ready.slice(start), ...ready.slice(0, start)].slice(0, options.perTick)
+    cursor = start + now.length
+    await Promise.all(now.map(([r, w]) => readNew(r, w)))
     busy = false
     schedule()
   }
@@ -144,7 +224,10 @@ export const make = (options: Options): LiveLogs => {
   return {
     watch: (request, container, log) => {
       if (closed) return
-      watched.set(request, { container, offset: 0, partial: '', read: false, log })
+      const now = Date.now()
+      const w: Watched = { container, offset: 0, partial: '', read: false, log, watchedAt: now, nextAt: now + options.intervalMs, misses: 0, runningSince: undefined, ended: false }
+      watched.set(request, w)
+      if (container !== null) learn(request, w, container)
       schedule()
     },
     observe: (states) => {
@@ -152,23 +235,41 @@ export const make = (options: Options): LiveLogs => {
         const w = watched.get(s.uuid)
         if (w !== undefined && s.container_uuid !== null) {
           // a retried container starts a new log
-          if (w.container !== null && w.container !== s.container_uuid) Object.assign(w, { offset: 0, partial: '', read: false })
-          w.container = s.container_uuid
+          if (w.container !== null && w.container !== s.container_uuid) Object.assign(w, { offset: 0, partial: '', read: false, misses: 0, runningSince: undefined, ended: false })
+          if (w.container !== s.container_uuid) learn(s.uuid, w, s.container_uuid)
         }
       }
     },
-    finish: async (request, container) => {
+    bus: (live) => {
+      liveSince = live ? (liveSince ?? Date.now()) : undefined
+    },
+    container: (container, state) => {
+      const request = byContainer.get(container)
+      const w = request === undefined ? undefined : watched.get(request)
+      if (w === undefined || w.container !== container) {
+        heard.set(container, { state, at: Date.now() })
+        if (heard.size > HEARD_KEPT) heard.delete(heard.keys().next().value as string)
+        return
+      }
+      apply(w, state, Date.now())
+    },
+    finish: async (request, container, fromCollection) => {
       const w = watched.get(request)
       watched.delete(request)
+      if (w?.container != null) byContainer.delete(w.container)
       if (w === undefined || !w.read || closed) return
       if (container !== null && container !== w.container) return
-      await readNew(request, w)
+      // the rest from the finished log collection (Keep) when it was read, else from the endpoint
+      const rest = fromCollection === undefined ? undefined : await fromCollection(w.offset).catch(() => undefined)
+      if (rest !== undefined) took(w, rest)
+      else await readNew(request, w)
       if (w.partial !== '') w.log(w.partial.replace(STAMP, ''))
     },
     close: async () => {
       closed = true
       if (timer !== undefined) clearTimeout(timer)
       watched.clear()
+      byContainer.clear()
       await agent.close()
     },
   }

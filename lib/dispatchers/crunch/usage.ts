@@ -18,16 +18,21 @@ export const FILES = ['crunchstat.txt', 'node.json'] as const
 
 /**
  * Peak RSS, CPU seconds and instance type of the container whose log collection is `logUuid`
- * (empty when unknown).
+ * (empty when unknown). `manifestText`, when given, is that collection's signed manifest, already
+ * read (with the outputs of a batch of finished requests): then no API request is made.
  *
  * @category interpreters
  * @since 0.2.0
  */
-export const read = async (api: Client.ArvadosClient, keep: Keep.KeepClient, logUuid: string | null, signal: AbortSignal): Promise<Executor.Usage> => {
+export const read = async (api: Client.ArvadosClient, keep: Keep.KeepClient, logUuid: string | null, signal: AbortSignal, manifestText?: string): Promise<Executor.Usage> => {
   if (logUuid === null) return {}
-  const got = await api.collections.get(logUuid)()
-  if (E.isLeft(got)) return {}
-  const c = Collection.fromManifestText(got.right.manifest_text ?? '', { source: { readBlock: (l) => keep.get(l)() } })
+  let manifest = manifestText
+  if (manifest === undefined) {
+    const got = await api.collections.get(logUuid)()
+    if (E.isLeft(got)) return {}
+    manifest = got.right.manifest_text ?? ''
+  }
+  const c = Collection.fromManifestText(manifest, { source: { readBlock: (l) => keep.get(l)() } })
   if (E.isLeft(c)) return {}
   const text = async (name: string): Promise<string | undefined> => {
     if (!c.right.files.some((f) => f.path === name)) return undefined

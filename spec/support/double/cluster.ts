@@ -136,10 +136,13 @@ export const makeCluster = (opts: ClusterOptions) => {
   let executor: Executor | undefined
   const failContainers: { f: FailContainers | undefined } = { f: opts.failContainers }
 
+  /** hears every change of a record (the websocket event bus) */
+  const touched = new Set<(r: Rec) => void>()
   const touch = (r: Rec, by: string): void => {
     r['modified_at'] = now()
     r['modified_by_user_uuid'] = by
     r['etag'] = etag(r)
+    for (const f of touched) f(r)
   }
 
   // ------------------------------------------------------------------ users and tokens
@@ -837,6 +840,7 @@ export const makeCluster = (opts: ClusterOptions) => {
     updateContainer,
     markRunning,
     finishContainer,
+    onTouch: (f: (r: Rec) => void): void => void touched.add(f),
     setExecutor: (e: Executor): void => {
       executor = e
     },

@@ -21,6 +21,7 @@ import * as Executor from './executor.js'
 import * as Http from './http.js'
 import * as Schemas from './schemas.js'
 import * as Tls from './tls.js'
+import * as Websocket from './websocket.js'
 
 export type { Faults, RecordedRequest } from './http.js'
 export type { FailContainers, Rec } from './cluster.js'
@@ -44,6 +45,8 @@ export interface DoubleOptions {
   readonly runContainers?: boolean
   /** Containers run at once (default: no limit): 2 makes completions arrive in a steady trickle. */
   readonly maxRunning?: number
+  /** Offer the websocket event bus (discovery `websocketUrl`, `wss://<apiHost>/websocket`; default true). */
+  readonly websocket?: boolean
 }
 
 /** Counters of what the double did. */
@@ -86,6 +89,8 @@ export interface Double {
   /** Direct access to the state, for assertions (do not mutate). */
   readonly cluster: Cluster.Cluster
   /** Waits until every container of these requests has finished and the requests are Final (or the time passes). */
+  /** The websocket event bus: `dropAll()` (a network drop), `refuse(on)`, `stats()`. */
+  readonly websocket: Pick<Websocket.WebsocketEndpoint, 'dropAll' | 'refuse' | 'stats'>
   readonly waitFinal: (crUuids: ReadonlyArray<string>, timeoutMs?: number) => Promise<ReadonlyArray<Cluster.Rec>>
   /** Kills running containers, closes both servers, removes its temp dir. */
   readonly stop: () => Promise<void>
@@ -144,7 +149,7 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
   const discovery = (): Cluster.Rec => ({
     kind: 'discovery#restDescription', id: 'arvados:v1', name: 'arvados', version: 'v1', revision: schemas.revision, rootUrl: `https://${apiHost}/`, baseUrl: `https://${apiHost}/arvados/v1/`,
     basePath: '/arvados/v1/', servicePath: 'arvados/v1/', batchPath: 'batch', uuidPrefix: Cluster.CLUSTER, defaultTrashLifetime: 1209600, blobSignatureTtl: ttl,
-    maxRequestSize: 134217728, maxItemsPerResponse: options.maxPageLimit ?? 1000, websocketUrl: '', workbench2Url: '', keepWebServiceUrl: '', crunchLogUpdatePeriod: 1800,
+    maxRequestSize: 134217728, maxItemsPerResponse: options.maxPageLimit ?? 1000, websocketUrl: options.websocket === false ? '' : `wss://${apiHost}/websocket`, workbench2Url: '', keepWebServiceUrl: '', crunchLogUpdatePeriod: 1800,
     crunchLogUpdateSize: 33554432, remoteHosts: {}, defaultCollectionReplication: 1, resources: schemas.resources, schemas: schemas.schemas,
   })
   const ctx: Http.Context = {
@@ -153,6 +158,11 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
   }
   const apiHandler = Http.apiHandler(ctx)
   apiServer.on('request', (req, res) => void apiHandler(req, res))
+  const websocket = Websocket.make({ cluster })
+  if (options.websocket !== false) {
+    cluster.onTouch(websocket.changed)
+    apiServer.on('upgrade', websocket.upgrade)
+  }
   keepServers.forEach((server, i) => {
     const handler = Http.keepHandler(ctx, keepServices[i] as Http.KeepService)
     server.on('request', (req, res) => void handler(req, res))
@@ -193,8 +203,10 @@ export const startDouble = async (options: DoubleOptions = {}): Promise<Double> 
       return { ...cluster.counters, apiRequests: requests.length, keepRequests: keepRequests.length }
     },
     cluster,
+    websocket,
     waitFinal,
     stop: async () => {
+      websocket.close()
       await executor.stopAll()
       for (const s of sockets) s.destroy()
       await Promise.all([apiServer, ...keepServers].map((s) => new Promise<void>((r) => s.close(() => r()))))
