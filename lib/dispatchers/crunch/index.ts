@@ -189,6 +189,8 @@ export const make = (options: CrunchOptions): Dispatcher.Dispatcher => ({
         priority: s.right.priority,
         replicas: s.right.replicas,
         publishToContainer: options.publishToContainer === true,
+        // the Python SDK's switch: no websocket event bus, polls only
+        events: (options.env['ARVADOS_DISABLE_WEBSOCKETS'] ?? '') === '',
         uploads: options.publishToContainer === true ? undefined : Store.make(options.uploadStore ?? Store.defaultDir(options.env, options.home)),
       }
       if (options.submit === true) return await Submit.submit(rc, module, params, runOptions, { name: options.runnerName })
