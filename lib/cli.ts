@@ -308,30 +308,7 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
  * @category interpreters
  * @since 0.1.0
  */
-const runWorkRole = async (module: Module.AnyModule): Promise<void> => {
-  const WorkRole = await import('./dispatchers/crunch/work-role.js')
-  const controller = new AbortController()
-  const onTerm = (): void => controller.abort('terminated (SIGTERM)')
-  process.on('SIGTERM', onTerm)
-  const { readSecrets, SECRETS_FILE } = await import('./dispatchers/crunch/request.js')
-  const secrets = Codec.secretStrings((await readSecrets(SECRETS_FILE)).flat())
-  try {
-    const started = Date.now()
-    const hide = Redact.make([...tokens(), ...secrets])
-    const r = await WorkRole.run(module, WorkRole.containerPaths, controller.signal, (e) => {
-      if (e.type === 'log') process.stderr.write(`${hide(e.message)}\n`)
-    })
-    if (E.isLeft(r)) {
-      exitWith(r.left, true, secrets)
-      // last: the error as data, for the runner (the same error as a local run)
-      process.stderr.write(`${hide(WorkRole.errorLine(r.left))}\n`)
-      return
-    }
-    process.stderr.write(`arvados-crunch: ${r.right.kind} result written in ${Date.now() - started} ms\n`)
-  } finally {
-    process.off('SIGTERM', onTerm)
-  }
-}
+const runWorkRole = async (module: Module.AnyModule): Promise<void> => (await import('./dispatchers/crunch/work-main.js')).runWork(module)
 
 /**
  * Makes a script a program: when the file that calls it is the one node was started with (or

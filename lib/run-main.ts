@@ -1,7 +1,8 @@
 /**
  * `runMain(module, import.meta.url)`: makes a script a program. The CLI (and with it the
  * dispatchers and their interpreter) is loaded only when the script runs, so
- * `import { defineModule } from 'arvados-crunch'` stays the pure core.
+ * `import { defineModule } from 'arvados-crunch'` stays the pure core; in a work container
+ * (`CRUNCH_ROLE=work`) only the work role is loaded.
  *
  * @since 0.2.0
  */
@@ -27,5 +28,7 @@ export const RUN_MAIN_EVENT = 'arvados-crunch:runMain'
 export const runMain = (module: Module.AnyModule, importMetaUrl: string, options: Cli.MainOptions = {}): void => {
   // synchronously, while the script loads: `crunch run` tells a script that calls runMain from one that forgot it
   ;(process as NodeJS.EventEmitter).emit(RUN_MAIN_EVENT, importMetaUrl)
-  void import('./cli.js').then((cli) => cli.runMain(module, importMetaUrl, options))
+  // in a work container, the work role alone (a bundle then loads neither the CLI nor the dispatchers)
+  if (process.env['CRUNCH_ROLE'] === 'work') void import('./dispatchers/crunch/work-main.js').then((w) => w.runMain(module, importMetaUrl))
+  else void import('./cli.js').then((cli) => cli.runMain(module, importMetaUrl, options))
 }

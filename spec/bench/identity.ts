@@ -45,10 +45,10 @@ try {
     let files = 0
     for (let i = 0; i < ROUNDS; i++) {
       identity.push(await ms(async () => (files = Object.keys((await must(Compute.ofScript(script))).table.nodes).length)))
-      let bytes: Uint8Array | undefined
-      bundle.push(await ms(async () => (bytes = await must(Bundle.build(script)))))
+      let built: Bundle.Files = []
+      bundle.push(await ms(async () => (built = await must(Bundle.build(script)))))
       const file = Path.join(dir, Bundle.FILE)
-      Fs.writeFileSync(file, bytes!)
+      Bundle.writeTo(built, dir)
       fromBundle.push(await ms(() => must(Compute.ofScript(file))))
     }
     const row = { identity: median(identity), bundle: median(bundle), fromBundle: median(fromBundle) }
