@@ -83,7 +83,8 @@ const sizes = await Promise.all(
     const bytes = files.reduce((n, f) => n + Fs.statSync(Path.join(s.dir, f)).size, 0)
     const loaded = (await once(s, { record: true })).loaded.filter((u) => u.startsWith('file:///var/lib/arvados-crunch/bundle/')).map((u) => Path.basename(Url.fileURLToPath(u)))
     const loadedBytes = loaded.reduce((n, f) => n + Fs.statSync(Path.join(s.dir, f)).size, 0)
-    const maps = loaded.filter((f) => Fs.existsSync(Path.join(s.dir, `${f}.map`))).reduce((n, f) => n + Fs.statSync(Path.join(s.dir, `${f}.map`)).size, 0)
+    // node reads the map a loaded file names (inline: part of the file)
+    const maps = loaded.filter((f) => /\n\/\/# sourceMappingURL=[^\n]*\.map\n?$/.test(Fs.readFileSync(Path.join(s.dir, f), 'utf8'))).reduce((n, f) => n + Fs.statSync(Path.join(s.dir, `${f}.map`)).size, 0)
     return { files: files.length, bytes, loaded: loaded.length, loadedBytes, maps }
   }),
 )

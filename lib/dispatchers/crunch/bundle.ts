@@ -141,6 +141,27 @@ export const entryOf = (files: Files): File | undefined => files.find((f) => f.n
 // interpreters
 // -------------------------------------------------------------------------------------
 
+/** the ES module build of fp-ts and io-ts (their `es6/`, the same code as `lib/`) */
+const ESM_BUILDS = /^(fp-ts|io-ts)(?:\/lib\/(.+))?$/
+
+/**
+ * fp-ts and io-ts from their ES module builds, for every importer (the SDK's, the user's, a
+ * package's `require`), so there is one copy of each: their CommonJS builds run esbuild's
+ * interop wrappers at start-up (a copy of every export for each importing file) and keep all
+ * their code, where ES modules keep only what is used.
+ */
+const esmBuilds: Esbuild.Plugin = {
+  name: 'arvados-crunch-esm-builds',
+  setup: (b) => {
+    b.onResolve({ filter: ESM_BUILDS }, async (args) => {
+      if (args.pluginData === ESM_BUILDS) return undefined
+      const m = ESM_BUILDS.exec(args.path)!
+      const r = await b.resolve(`${m[1]!}/es6/${m[2] ?? 'index.js'}`, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: ESM_BUILDS })
+      return r.errors.length > 0 ? undefined : { path: r.path }
+    })
+  },
+}
+
 const esbuildOptions = (script: string, splitting: boolean) => {
   const b = Compute.bundleOptions(script)
   return {
@@ -155,6 +176,7 @@ const esbuildOptions = (script: string, splitting: boolean) => {
     sourcemap: 'linked',
     sourcesContent: false,
     metafile: true,
+    plugins: [esmBuilds],
   } as const satisfies Esbuild.BuildOptions
 }
 
