@@ -15,7 +15,9 @@ import * as assert from 'uvu/assert'
 import * as Bundle from '../../lib/dispatchers/crunch/bundle.js'
 import * as Identity from '../../lib/identity/identity.js'
 import * as Harness from '../bench/startup-harness.js'
-import { root } from '../support/cli.js'
+import { crunch, root } from '../support/cli.js'
+import { startDouble } from '../support/double/index.js'
+import { cliEnv } from '../support/double/env.js'
 
 const numbers = Path.join(root, 'samples', 'numbers.ts')
 const fixtures = Path.join(root, 'spec', 'fixtures', 'crunch-bundle')
@@ -123,3 +125,31 @@ Start("should name the user's source file and line in the stack of an error a wo
 })
 
 Start.run()
+
+// -------------------------------------------------------------------------------------
+
+const OnDouble = suite('crunch bundle: on the Arvados double')
+
+OnDouble("should name the user's source file and line when a work fails in a container, the bundle split in its collection", async () => {
+  const script = Path.join(fixtures, 'throws.ts')
+  const line = Fs.readFileSync(script, 'utf8').split('\n').findIndex((l) => l.includes('// THROW-LINE')) + 1
+  const double = await startDouble()
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'crunch-bundle-double-'))
+  try {
+    const r = await crunch(['run', script, '--n', '5', '--dispatcher', 'crunch', '--progress', 'none'], { env: cliEnv(double, dir), cwd: dir, timeoutMs: 300_000 })
+    assert.is(r.code, 1, r.stderr)
+    assert.match(r.stderr, /cannot take 5/)
+    assert.match(r.stderr, new RegExp(`spec/fixtures/crunch-bundle/throws\\.ts:${line}`), r.stderr)
+    // the bundle the container ran: one collection holding the entry, its chunks and their maps
+    const bundles = [...double.cluster.collections.values()].filter((c) => String(c['name']).startsWith('arvados-crunch bundle '))
+    assert.is(bundles.length, 1)
+    const manifest = String(bundles[0]!['manifest_text'])
+    for (const name of ['main.mjs', 'main.mjs.map']) assert.ok(manifest.includes(`:${name} `) || manifest.includes(`:${name}\n`), `${name} in ${manifest.slice(0, 200)}`)
+    assert.ok((manifest.match(/:chunk-\w+\.mjs[ \n]/g) ?? []).length > 0, 'chunks in the collection')
+  } finally {
+    await double.stop()
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+OnDouble.run()
