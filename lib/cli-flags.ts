@@ -215,7 +215,7 @@ const fieldsOrUndefined = (codec: t.Mixed, optional: boolean): ReadonlyArray<Fie
   }
 }
 
-/** decimal numbers only: `0x10`, `1_000`, `Infinity` and the empty string are refused */
+/** decimal numbers only: `0x10`, `1_000`, `Infinity` and the empty string are refused (and `1e999`, too large for a double) */
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
 
 /**
@@ -224,7 +224,11 @@ const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
  * @category utils
  * @since 0.1.0
  */
-export const strictNumber = (raw: string): number | undefined => (NUMBER.test(raw) ? Number(raw) : undefined)
+export const strictNumber = (raw: string): number | undefined => {
+  if (!NUMBER.test(raw)) return undefined
+  const n = Number(raw)
+  return Number.isFinite(n) ? n : undefined // 1e999 is decimal but no double holds it
+}
 
 const parseValue = (field: Field, flag: string, raw: string): E.Either<Errors.SdkError, unknown> => {
   const kind = field.kind === 'array' ? kindOf((field.codec as unknown as { type: t.Mixed }).type ?? field.codec) : field.kind
@@ -233,7 +237,7 @@ const parseValue = (field: Field, flag: string, raw: string): E.Either<Errors.Sd
       return E.right(raw)
     case 'number': {
       const n = strictNumber(raw)
-      return n !== undefined ? E.right(n) : E.left(usageError(`--${flag} expects a number, got "${raw}"`, 'write the number in decimal (e.g. 16, -2.5, 1e6)'))
+      return n !== undefined ? E.right(n) : E.left(usageError(`--${flag} expects a number, got "${raw}"`, 'write the number in decimal (e.g. 16, -2.5, 1e6), no larger than a double holds (about 1.8e308)'))
     }
     case 'boolean':
       return raw === 'true' || raw === 'false' ? E.right(raw === 'true') : E.left(usageError(`--${flag} expects true or false, got "${raw}"`))

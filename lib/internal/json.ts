@@ -155,16 +155,27 @@ export const depthOf = (text: string, stopAt = Number.MAX_SAFE_INTEGER): number 
 }
 
 /**
- * Parses JSON text as a value: Left (a one-line reason) for text that is not JSON or that
- * nests deeper than `maxDepth` (checked before parsing). Never throws.
+ * Parses JSON text as a value: Left (a one-line reason) for text that is not JSON, that
+ * nests deeper than `maxDepth` (checked before parsing) or holds a number too large for a
+ * double (JSON.parse would read it as Infinity, which no codec can send on). Never throws.
  *
  * @since 0.1.0
  */
 export const parseBounded = (text: string, maxDepth = MAX_DEPTH): E.Either<string, unknown> => {
   if (depthOf(text, maxDepth) > maxDepth) return E.left(`JSON nested deeper than the limit of ${maxDepth} levels`)
+  let value: unknown
   try {
-    return E.right(JSON.parse(text))
+    value = JSON.parse(text)
   } catch (e) {
     return E.left(`not valid JSON: ${e instanceof Error ? e.message.split('\n')[0] : 'unknown reason'}`)
   }
+  // a number literal beyond ±1.8e308 parses as ±Infinity, which is not JSON: only a literal with
+  // an exponent or hundreds of digits can do that, so the walk runs only when the text has one
+  if (MAY_OVERFLOW.test(text)) {
+    const bad = findNonJson(value)
+    if (bad !== undefined) return E.left(`a number at ${dotPath(bad.path)} is too large for a double (it reads as ${bad.found}); write it as a string or scale it`)
+  }
+  return E.right(value)
 }
+
+const MAY_OVERFLOW = /\d[eE]|\d{300}/
