@@ -22,6 +22,7 @@ import * as Os from 'node:os'
 import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import * as Crypto from 'node:crypto'
+import * as BlockPack from '../collections/block-pack.js'
 import * as Manifest from '../collections/manifest.js'
 import * as ManifestPack from '../collections/manifest-pack.js'
 import * as Pdh from '../collections/pdh.js'
@@ -121,6 +122,63 @@ const blockFiles = async (store: string): Promise<Array<{ readonly hash: string;
   return out
 }
 
+/**
+ * Merges the block packs of finished writers into one (written under `tmp/`, renamed, then the
+ * merged ones deleted), keeping the blocks in `used` and those of packs written within the grace
+ * period; a block whose bytes do not match its hash is not kept. Returns what was dropped.
+ */
+const mergeBlockPacks = async (store: string, used: ReadonlySet<string>, graceMs: number, now: number): Promise<{ readonly blocks: number; readonly bytes: number }> => {
+  const packDir = Path.join(store, 'packs')
+  const finished: Array<{ readonly file: string; readonly entries: ReadonlyArray<BlockPack.Entry>; readonly kept: ReadonlyArray<BlockPack.Entry> }> = []
+  for (const name of (await names(packDir)).filter((n) => n.endsWith(BlockPack.SUFFIX))) {
+    if (ManifestPack.mayBeWritten(name)) continue
+    const file = Path.join(packDir, name)
+    const st = await FsP.lstat(file).catch(() => undefined)
+    if (st === undefined) continue
+    const recent = now - st.mtimeMs <= graceMs
+    const handle = await FsP.open(file, 'r')
+    try {
+      const { entries } = BlockPack.walk(handle.fd, file, 0, (await handle.stat()).size)
+      finished.push({ file, entries, kept: entries.filter((e) => recent || used.has(e.hash)) })
+    } finally {
+      await handle.close()
+    }
+  }
+  if (finished.length <= 1 && finished.every((f) => f.kept.length === f.entries.length)) return { blocks: 0, bytes: 0 }
+  const keep = new Map<string, BlockPack.Entry>()
+  for (const f of finished) for (const e of f.kept) keep.set(e.hash, e)
+  const writer = BlockPack.writer(Path.join(store, 'tmp'), Owner.tag(Owner.self()))
+  let written: string | undefined
+  const kept = new Set<string>()
+  for (const e of keep.values()) {
+    const bytes = Buffer.allocUnsafe(e.location.size)
+    const handle = await FsP.open(e.location.file, 'r')
+    try {
+      await handle.read(bytes, 0, e.location.size, e.location.offset)
+    } finally {
+      await handle.close()
+    }
+    if (Pdh.md5(bytes) !== e.hash) continue
+    written = writer.append(e.hash, bytes).file
+    kept.add(e.hash)
+  }
+  // written under tmp/ (tagged with this process), moved in whole
+  if (written !== undefined) await FsP.rename(written, Path.join(packDir, `${Crypto.randomUUID()}${BlockPack.SUFFIX}`))
+  for (const f of finished) await FsP.rm(f.file, { force: true })
+  let blocks = 0
+  let bytes = 0
+  const counted = new Set<string>()
+  for (const f of finished) {
+    for (const e of f.entries) {
+      if (kept.has(e.hash) || counted.has(e.hash)) continue
+      counted.add(e.hash)
+      blocks++
+      bytes += e.location.size
+    }
+  }
+  return { blocks, bytes }
+}
+
 const PDH_IN_TEXT = /[0-9a-f]{32}\+[0-9]+/g
 
 /** the writer of a temporary name is gone (or, untagged, it is older than the grace period) */
@@ -161,6 +219,8 @@ export const info = async (dir: string): Promise<E.Either<Errors.SdkError, Info>
     const blocks = await blockFiles(store)
     let blockBytes = 0
     for (const b of blocks) blockBytes += (await FsP.lstat(b.file).catch(() => undefined))?.size ?? 0
+    const packed = BlockPack.readAll(Path.join(store, 'packs'))
+    for (const e of packed) blockBytes += e.location.size
     const tmp = await names(Path.join(store, 'tmp'))
     return E.right({
       dir,
@@ -175,7 +235,7 @@ export const info = async (dir: string): Promise<E.Either<Errors.SdkError, Info>
         ...(stamps.length === 0 ? {} : { oldest: Math.min(...stamps), newest: Math.max(...stamps) }),
       },
       store: {
-        blocks: blocks.length,
+        blocks: new Set([...blocks.map((b) => b.hash), ...packed.map((e) => e.hash)]).size,
         blockBytes,
         manifests: new Set([...(await names(Path.join(store, 'manifests'))), ...ManifestPack.readAll(Path.join(store, 'packs')).map((r) => r.pdh)]).size,
         trees: (await names(Path.join(store, 'trees'))).length,
@@ -303,6 +363,11 @@ export const gc = async (dir: string, options: { readonly graceMs?: number; read
       blocks++
       blockBytes += st.size
     }
+    // the same for blocks in packs: the packs whose writers are gone are merged into one without
+    // the blocks no remaining collection uses (unless written lately); each kept block is checked
+    const dropped = await mergeBlockPacks(store, usedBlocks, graceMs, now)
+    blocks += dropped.blocks
+    blockBytes += dropped.bytes
     return E.right({ temporary, temporaryBytes, manifests, trees, blocks, blockBytes })
   } catch (cause) {
     return E.left(cacheError(`cannot collect garbage in ${dir}`, dir, cause))

@@ -9,7 +9,9 @@
  * behind; the caller reads that file again as a stream.
  *
  * A job may also be one block given as bytes (`ctx.output.fromFiles`): copied into a buffer the
- * worker shares with the main thread (no allocation per block), hashed, and written the same way.
+ * worker shares with the main thread (no allocation per block), hashed, and appended to the
+ * worker's block pack (`block-pack.ts`; opened and closed by the main thread, a new one after a
+ * failed write): no file per block.
  *
  * The workers run plain JavaScript evaluated from source (no loader, no file to resolve), are
  * started on first use, one more than the available cores (up to 4: a worker waiting for the
@@ -18,8 +20,12 @@
  *
  * @since 0.1.0
  */
+import * as Crypto from 'node:crypto'
+import * as Fs from 'node:fs'
 import * as Os from 'node:os'
+import * as Path from 'node:path'
 import * as WorkerThreads from 'node:worker_threads'
+import * as BlockPack from './block-pack.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -54,7 +60,11 @@ export interface BytesJob {
  * @category models
  * @since 0.1.0
  */
-export type Outcome = { readonly _tag: 'Stored'; readonly hash: string; readonly size: number } | { readonly _tag: 'Changed' }
+export type Outcome =
+  | { readonly _tag: 'Stored'; readonly hash: string; readonly size: number }
+  | { readonly _tag: 'Changed' }
+  /** a bytes job's block, appended to the worker's block pack (`block-pack.ts`) */
+  | ({ readonly _tag: 'Packed'; readonly hash: string } & BlockPack.Location)
 
 /**
  * @category models
@@ -113,26 +123,35 @@ const publish = (tmp, hex) => {
   }
   fs.renameSync(tmp, path.join(dir, hex))
 }
-// one block given as bytes, in the buffer shared with the main thread: hashed, written in
-// pieces of 64 KiB, renamed to its hash
+// one block given as bytes, in the buffer shared with the main thread: hashed, appended to this
+// worker's block pack (created on first use) as a record \`<md5> <size>\\n<bytes>\\n\`, written in
+// pieces of 64 KiB at the end this worker tracks (it alone writes the pack)
+// (the main thread opens and closes it, and gives a new one after a failed write)
 let shared = null
+let pack = null
 const storeBytes = (job) => {
   if (job.shared !== undefined) shared = job.shared
+  if (job.pack !== undefined) pack = { fd: job.pack.fd, file: job.pack.file, end: 0 }
   const bytes = new Uint8Array(shared, 0, job.length)
   const hex = crypto.createHash('md5').update(bytes).digest('hex')
-  const tmp = tmpName()
-  const out = fs.openSync(tmp, 'wx')
+  const at = pack.end
+  const head = Buffer.from(hex + ' ' + bytes.length + '\\n', 'latin1')
   try {
-    for (let at = 0; at < bytes.length; ) at += fs.writeSync(out, bytes, at, Math.min(write, bytes.length - at))
+    let end = at
+    for (let k = 0; k < head.length; ) k += fs.writeSync(pack.fd, head, k, head.length - k, end + k)
+    end += head.length
+    for (let k = 0; k < bytes.length; ) k += fs.writeSync(pack.fd, bytes, k, Math.min(write, bytes.length - k), end + k)
+    end += bytes.length
+    while (fs.writeSync(pack.fd, newline, 0, 1, end) !== 1);
+    pack.end = end + 1
   } catch (cause) {
-    fs.closeSync(out)
-    try { fs.unlinkSync(tmp) } catch {}
+    // a torn record ends this pack (readers stop before it): the main thread gives another
+    pack = null
     throw cause
   }
-  fs.closeSync(out)
-  publish(tmp, hex)
-  return { _tag: 'Stored', hash: hex, size: bytes.length }
+  return { _tag: 'Packed', hash: hex, size: bytes.length, file: pack.file, at, offset: at + head.length }
 }
+const newline = Buffer.from('\\n')
 const tmpName = () => path.join(root, 'tmp', 'block-' + workerData.owner + '-' + crypto.randomBytes(12).toString('hex'))
 // one block: read in chunks, each hashed then written in pieces of 64 KiB
 const store = (job) => {
@@ -208,6 +227,13 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
   const idle: Array<WorkerThreads.Worker> = []
   /** each worker's buffer for bytes jobs */
   const shared = new Map<WorkerThreads.Worker, SharedArrayBuffer>()
+  /** each worker's block pack (opened here, so that it is closed whatever happens to the worker) */
+  const packs = new Map<WorkerThreads.Worker, { readonly fd: number; readonly file: string }>()
+  const closePack = (worker: WorkerThreads.Worker): void => {
+    const p = packs.get(worker)
+    packs.delete(worker)
+    if (p !== undefined) Fs.close(p.fd, () => undefined)
+  }
   const running = new Map<WorkerThreads.Worker, Task>()
   let count = 0
   let spawned = false
@@ -223,6 +249,7 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
       const at = idle.indexOf(worker)
       if (at >= 0) idle.splice(at, 1)
       shared.delete(worker)
+      closePack(worker)
       count--
       task?.reject(e)
       if (!closed) dispatch()
@@ -234,6 +261,8 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
       worker.unref()
       idle.push(worker)
       if (task !== undefined) {
+        // a failed append may have left a torn record: that pack is finished
+        if (reply._tag === 'Failed' && 'bytes' in task.job) closePack(worker)
         if (reply._tag === 'Failed') task.reject(failure(reply.message, reply.code))
         else task.resolve(reply)
       }
@@ -268,7 +297,20 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
         const grown = buffer === undefined || buffer.byteLength < bytes.length
         if (grown) shared.set(worker, (buffer = new SharedArrayBuffer(Math.ceil(bytes.length / SHARED_STEP) * SHARED_STEP)))
         new Uint8Array(buffer!, 0, bytes.length).set(bytes)
-        worker.postMessage(grown ? { length: bytes.length, shared: buffer } : { length: bytes.length })
+        let pack: { readonly fd: number; readonly file: string } | undefined
+        if (!packs.has(worker)) {
+          const file = Path.join(root, 'packs', `w-${owner}-${Crypto.randomUUID()}${BlockPack.SUFFIX}`)
+          try {
+            packs.set(worker, (pack = { fd: Fs.openSync(file, 'wx', 0o600), file }))
+          } catch (cause) {
+            running.delete(worker)
+            worker.unref()
+            idle.push(worker)
+            task.reject(cause instanceof Error ? cause : failure(String(cause)))
+            continue
+          }
+        }
+        worker.postMessage({ length: bytes.length, ...(grown ? { shared: buffer } : {}), ...(pack === undefined ? {} : { pack }) })
       } else worker.postMessage(task.job)
     }
   }
@@ -288,6 +330,7 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
     running.clear()
     idle.length = 0
     await Promise.all(workers.map((w) => w.terminate()))
+    for (const w of [...packs.keys()]) closePack(w)
   }
 
   return { run, started: () => spawned, close }

@@ -3,20 +3,23 @@
  * (created with mode 0700; a directory another user owns is refused): `blocks/<md5[0:3]>/<md5>`
  * (blocks of at most 64 MiB), `manifests/<pdh>` (normalized manifest text, for manifests over
  * 64 KiB), `packs/*.manifests` (smaller manifests, appended to one file per writing process: see
- * `manifest-pack.ts`), `trees/<pdh>/` (a collection's files on disk, sealed: see
+ * `manifest-pack.ts`), `packs/*.blocks` (the blocks of in-memory files, appended to one file per
+ * writing thread: see `block-pack.ts`), `trees/<pdh>/` (a collection's files on disk, sealed: see
  * `sealed-tree.ts`), `tmp/` (names tagged with their writer: see `lib/cache/owner.ts`).
  *
  * Every block and manifest file goes to a unique temporary file first and is renamed into
  * place, so a crash never leaves a partial block under a valid name and two processes ingesting
  * the same data at once both succeed (the later rename replaces identical bytes); a pack record
- * verifies itself (its PDH is the md5 of its text). Ingest streams each small file through md5
+ * verifies itself (a manifest's PDH is the md5 of its text, a block's name the md5 of its
+ * bytes), and a torn one (crash) is never indexed. Ingest streams each small file through md5
  * and into its block file with a few fixed 4 MiB buffers; the blocks of large files are stored
  * by worker threads, several at once (`block-pool.ts`): memory stays bounded whatever the file
  * size. In-memory files (`ctx.output.fromFiles`) become blocks directly, without a file or a
- * tree: those of 256 KiB or more are hashed and written by block workers that live as long as
- * the store, the others here, with synchronous calls (cheaper than the thread pool for a few
- * KiB). Every block read is checked (size and md5) before any byte is returned; a corrupted
- * block is moved out of the way and reported. Loading a collection checks that each of its
+ * tree, appended to block packs rather than one file each (a file creation can cost more than
+ * writing a MiB): blocks of 256 KiB or more are hashed and appended by block workers that live
+ * as long as the store, the others here, with synchronous calls (cheaper than the thread pool
+ * for a few KiB). Every block read is checked (size and md5) before any byte is returned; a corrupted
+ * block is moved out of the way (a pack record is marked removed) and reported. Loading a collection checks that each of its
  * blocks is there (one `stat` per block this process has not written or checked yet), so a
  * cached result whose blocks are gone is recomputed rather than failing later. Manifests are
  * the normalized form Arvados writes, with one file per run of blocks (small files are not
@@ -33,6 +36,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as Owner from '../cache/owner.js'
 import * as Errors from '../errors.js'
 import * as Locator from '../keep/locator.js'
+import * as BlockPack from './block-pack.js'
 import * as BlockPool from './block-pool.js'
 import * as Collection from './collection.js'
 import * as Manifest from './manifest.js'
@@ -199,6 +203,11 @@ export const make = (dir: string): Store => {
   }
 
   const packs = ManifestPack.make(Path.join(root, 'packs'), ownerTag)
+  /** blocks appended to packs by the block workers (`block-pack.ts`) */
+  const blockPacks = BlockPack.index(Path.join(root, 'packs'))
+  /** this thread's pack, for blocks of in-memory files too small for a block worker */
+  const smallBlocks = BlockPack.writer(Path.join(root, 'packs'), ownerTag)
+  const packedHere = new Set<string>()
   /** manifests this process saved or loaded (checked then), newest last: loading them again reads nothing */
   const known = new Map<string, { readonly text: string; readonly tree: Tree.Directory }>()
   const remember = (pdh: string, text: string, tree: Tree.Directory): void => {
@@ -214,15 +223,56 @@ export const make = (dir: string): Store => {
   const storeBytes = async (bytes: Uint8Array): Promise<Locator.Locator> => {
     if (bytes.length === 0) return Locator.EMPTY_BLOCK
     if (bytes.length < BYTES_POOL_MIN) {
-      const stored = await putBlock(bytes)
-      if (E.isLeft(stored)) throw Errors.toError(stored.left)
-      return stored.right
+      const hash = Pdh.md5(bytes)
+      // a block this store already packed is not packed again
+      if (!packedHere.has(hash)) {
+        blockPacks.add(hash, smallBlocks.append(hash, bytes))
+        packedHere.add(hash)
+        present.add(hash)
+      }
+      return Locator.of(hash, bytes.length)
     }
     bytesPool ??= BlockPool.make(root, ownerTag)
     const o = await bytesPool.run({ bytes })
-    if (o._tag !== 'Stored') throw new Error('a block worker did not store the bytes')
+    if (o._tag !== 'Packed') throw new Error('a block worker did not store the bytes')
+    blockPacks.add(o.hash, o)
     present.add(o.hash)
     return Locator.of(o.hash, o.size)
+  }
+
+  /** The bytes of a block: from its pack record, or its file (the packs are looked at again when neither is known). */
+  const blockBytes = async (hash: string, signal?: AbortSignal): Promise<{ readonly bytes: Buffer; readonly packed?: BlockPack.Location }> => {
+    const fromPack = async (l: BlockPack.Location): Promise<{ readonly bytes: Buffer; readonly packed: BlockPack.Location }> => {
+      signal?.throwIfAborted()
+      const handle = await FsP.open(l.file, 'r')
+      try {
+        const bytes = Buffer.allocUnsafe(l.size)
+        let got = 0
+        while (got < l.size) {
+          const { bytesRead } = await handle.read(bytes, got, l.size - got, l.offset + got)
+          if (bytesRead === 0) break
+          got += bytesRead
+        }
+        return { bytes: bytes.subarray(0, got), packed: l }
+      } finally {
+        await handle.close()
+      }
+    }
+    const known = blockPacks.find(hash)
+    if (known !== undefined) {
+      try {
+        return await fromPack(known)
+      } catch (cause) {
+        if (!isCode(cause, 'ENOENT')) throw cause // the pack was merged away: looked for below
+      }
+    }
+    try {
+      return { bytes: await FsP.readFile(blockPath(hash), signal === undefined ? {} : { signal }) }
+    } catch (cause) {
+      const found = isCode(cause, 'ENOENT') ? blockPacks.lookup(hash, known) : undefined
+      if (found === undefined || found === known) throw cause
+      return fromPack(found)
+    }
   }
 
   const readBlock = async (locator: Locator.Locator, signal?: AbortSignal): Promise<E.Either<StoreError, Uint8Array>> => {
@@ -230,8 +280,9 @@ export const make = (dir: string): Store => {
     const ok = await prepare()
     if (E.isLeft(ok)) return ok
     let bytes: Buffer
+    let packed: BlockPack.Location | undefined
     try {
-      bytes = await FsP.readFile(blockPath(locator.hash), signal === undefined ? {} : { signal })
+      ;({ bytes, packed } = await blockBytes(locator.hash, signal))
     } catch (cause) {
       if (isCode(cause, 'ENOENT')) return E.left(fail('ARV_STORE_MISSING_BLOCK', `block ${Locator.key(locator)} is not in the local store ${root}`, 'the collection was made elsewhere; ingest its files into this store first', cause))
       return E.left(fail('ARV_STORE_IO', `cannot read block ${Locator.key(locator)} from ${root}`, undefined, cause))
@@ -239,7 +290,8 @@ export const make = (dir: string): Store => {
     if (bytes.length !== locator.size || Pdh.md5(bytes) !== locator.hash) {
       // removed, so that the next run finds it missing and recomputes what needs it
       present.delete(locator.hash)
-      await FsP.rename(blockPath(locator.hash), tmpName('corrupt')).catch(() => undefined)
+      if (packed !== undefined) blockPacks.drop(locator.hash, packed)
+      else await FsP.rename(blockPath(locator.hash), tmpName('corrupt')).catch(() => undefined)
       return E.left(
         fail('ARV_STORE_CORRUPT_BLOCK', `block ${Locator.key(locator)} in ${root} is corrupted (${bytes.length} bytes with md5 ${Pdh.md5(bytes)}); it was moved to ${Path.join(root, 'tmp')}`, 'run again: the calls whose cached results need this block are recomputed'),
       )
@@ -570,8 +622,19 @@ export const make = (dir: string): Store => {
     for (const s of m.streams) for (const l of s.locators) if (!Locator.isEmptyBlock(l) && !present.has(l.hash)) unknown.set(l.hash, l)
     const found = await Promise.all(
       [...unknown.values()].map(async (l) => {
+        const packed = blockPacks.find(l.hash)
+        if (packed !== undefined && packed.size === l.size) {
+          present.add(l.hash)
+          return undefined
+        }
         const st = await FsP.stat(blockPath(l.hash)).catch(() => undefined)
-        if (st === undefined) return { locator: l, why: 'missing' }
+        if (st === undefined) {
+          if (blockPacks.lookup(l.hash)?.size === l.size) {
+            present.add(l.hash)
+            return undefined
+          }
+          return { locator: l, why: 'missing' }
+        }
         if (st.size !== l.size) return { locator: l, why: `corrupted (${st.size} bytes)` }
         present.add(l.hash)
         return undefined

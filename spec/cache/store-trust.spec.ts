@@ -31,8 +31,13 @@ const right = <A>(e: E.Either<{ readonly message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
   return e.right
 }
-const blocksOf = (root: string): Array<string> =>
-  Fs.readdirSync(Path.join(root, 'blocks')).flatMap((d) => Fs.readdirSync(Path.join(root, 'blocks', d)).map((f) => Path.join(root, 'blocks', d, f)))
+/** the files holding a store's blocks: block files, and block packs (where in-memory outputs go) */
+const blocksOf = (root: string): Array<string> => [
+  ...Fs.readdirSync(Path.join(root, 'blocks')).flatMap((d) => Fs.readdirSync(Path.join(root, 'blocks', d)).map((f) => Path.join(root, 'blocks', d, f))),
+  ...Fs.readdirSync(Path.join(root, 'packs'))
+    .filter((n) => n.endsWith('.blocks'))
+    .map((n) => Path.join(root, 'packs', n)),
+]
 
 // -------------------------------------------------------------------------------------
 

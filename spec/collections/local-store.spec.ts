@@ -9,6 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as Codec from '../../lib/collections/codec.js'
+import * as BlockPack from '../../lib/collections/block-pack.js'
 import * as Collection from '../../lib/collections/collection.js'
 import * as LocalStore from '../../lib/collections/local-store.js'
 import * as Materialize from '../../lib/collections/materialize.js'
@@ -118,7 +119,7 @@ concat('should combine outputs in list order, concatenating same-name files and 
   const c = right(await vs.concat([two, null, empty, one], signal))
   assert.is(await Collection.readText(c, 'out.txt'), 'two\none\n')
   assert.equal(c.files.map((f) => f.path), ['out.txt', 'a/x', 'a/b/y'])
-  const blocks = Fs.readdirSync(Path.join(store.root, 'blocks'), { recursive: true }).filter((f) => String(f).length > 4).length
+  const blocks = BlockPack.readAll(Path.join(store.root, 'packs')).length + Fs.readdirSync(Path.join(store.root, 'blocks'), { recursive: true }).filter((f) => String(f).length > 4).length
   assert.is(blocks, 4, 'no block was copied')
   const again = right(await store.load(c.pdh))
   assert.is(await Collection.readText(again, 'a/b/y'), 'y')

@@ -11,6 +11,7 @@ import * as Url from 'node:url'
 import * as E from 'fp-ts/lib/Either.js'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import * as BlockPack from '../../lib/collections/block-pack.js'
 import * as Collection from '../../lib/collections/collection.js'
 import * as Store from '../../lib/collections/store.js'
 
@@ -28,6 +29,11 @@ const tmp = (): string => {
 process.on('exit', () => {
   for (const d of made) Fs.rmSync(d, { recursive: true, force: true })
 })
+/** the packs of a store with that suffix */
+const packFiles = (root: string, suffix: string): Array<string> =>
+  Fs.readdirSync(Path.join(root, 'packs'))
+    .filter((n) => n.endsWith(suffix))
+    .map((n) => Path.join(root, 'packs', n))
 const writeTree = (root: string, files: Record<string, string | Buffer>): string => {
   for (const [p, c] of Object.entries(files)) {
     Fs.mkdirSync(Path.dirname(Path.join(root, p)), { recursive: true })
@@ -111,8 +117,9 @@ const reads = suite('readBlock')
 reads('should return an error, never data, for a corrupted block', async () => {
   const store = Store.make(tmp())
   const c = right(await store.ingestFiles({ 'x.txt': 'precious' }))
-  const blockFile = Path.join(store.root, 'blocks', md5('precious').slice(0, 3), md5('precious'))
-  Fs.writeFileSync(blockFile, 'precioux')
+  // in-memory files are packed (block-pack.ts): the record's bytes altered in place
+  const [pack] = packFiles(store.root, '.blocks')
+  Fs.writeFileSync(pack!, Fs.readFileSync(pack!, 'latin1').replace('precious', 'precioux'), 'latin1')
   const loaded = right(await store.load(c.pdh))
   const r = await Collection.readEither(loaded, 'x.txt')
   assert.ok(E.isLeft(r))
@@ -127,6 +134,9 @@ reads('should return an error, never data, for a corrupted block', async () => {
   } catch (e) {
     assert.is((e as { code?: string }).code, 'ARV_COLLECTION_READ')
   }
+  // the record is marked removed: the next process finds the block missing (and recomputes what needs it)
+  const again = await Store.make(store.root).load(c.pdh)
+  assert.ok(E.isLeft(again) && again.left.code === 'ARV_STORE_MISSING_BLOCK', E.isLeft(again) ? again.left.message : 'loaded')
 })
 reads('should report a truncated block as corrupted and a missing one as missing', async () => {
   const store = Store.make(tmp())
@@ -220,13 +230,50 @@ inMemory('should report a path used both as a file and as a directory', async ()
 })
 inMemory.run()
 
+const blockPacks = suite('block packs (blocks of in-memory files)')
+blockPacks('should store many outputs without a file per block, readable and verified by another process', async () => {
+  const store = Store.make(tmp())
+  const small = Array.from({ length: 50 }, (_, i) => `small ${i}\n`)
+  const large = Array.from({ length: 6 }, (_, i) => Buffer.alloc(300_000 + i, i + 1))
+  const outs = [...small.map((t, i) => store.ingestFiles({ [`s${i}.txt`]: t })), ...large.map((b, i) => store.ingestFiles({ [`l${i}.bin`]: b }))]
+  const cs = (await Promise.all(outs)).map(right)
+  assert.equal(Fs.readdirSync(Path.join(store.root, 'blocks')), [], 'no block file, no block directory')
+  const packs = packFiles(store.root, '.blocks')
+  assert.ok(packs.length >= 2 && packs.length <= 5, `one pack for this thread and one per block worker used: ${packs.length}`)
+  assert.is(BlockPack.readAll(Path.join(store.root, 'packs')).length, 56)
+  // another process: found through the packs, every byte checked
+  const other = Store.make(store.root)
+  for (const [i, c] of cs.entries()) {
+    const again = right(await other.load(c.pdh))
+    const f = again.files[0]!
+    const bytes = Buffer.from(await Collection.readFile(again, f.path))
+    assert.is(md5(bytes), md5(i < 50 ? Buffer.from(small[i]!) : large[i - 50]!), f.path)
+  }
+})
+blockPacks('should not index a torn last record (a crash while appending), and stop at a damaged header', async () => {
+  const store = Store.make(tmp())
+  const a = right(await store.ingestFiles({ 'a.txt': 'first block' }))
+  const b = right(await store.ingestFiles({ 'b.txt': 'second block' }))
+  const [pack] = packFiles(store.root, '.blocks')
+  const bytes = Fs.readFileSync(pack!)
+  Fs.writeFileSync(pack!, bytes.subarray(0, bytes.length - 3))
+  assert.ok(E.isRight(await Store.make(store.root).load(a.pdh)))
+  const torn = await Store.make(store.root).load(b.pdh)
+  assert.ok(E.isLeft(torn) && torn.left.code === 'ARV_STORE_MISSING_BLOCK', E.isLeft(torn) ? torn.left.message : 'loaded')
+  // a header that is not one: nothing from there on
+  Fs.writeFileSync(pack!, Buffer.concat([Buffer.from('garbage\n'), bytes]))
+  const damaged = await Store.make(store.root).load(a.pdh)
+  assert.ok(E.isLeft(damaged) && damaged.left.code === 'ARV_STORE_MISSING_BLOCK')
+})
+blockPacks.run()
+
 const packs = suite('manifest packs')
 packs('should find a manifest another process appended to its pack, and skip torn or altered records', async () => {
   const dir = tmp()
   const writer = Store.make(dir)
   const c = right(await writer.ingestFiles({ 'x.txt': 'x' }))
   const packDir = Path.join(dir, 'packs')
-  const [pack] = Fs.readdirSync(packDir)
+  const [pack] = Fs.readdirSync(packDir).filter((n) => n.endsWith('.manifests'))
   assert.match(pack!, /^w-[0-9a-f]{8}\.\d+-.*\.manifests$/)
   assert.equal(Fs.readdirSync(Path.join(dir, 'manifests')), [], 'small manifests are not files')
   assert.is(right(await Store.make(dir).load(c.pdh)).pdh, c.pdh)
