@@ -1,16 +1,20 @@
 /**
- * W3 of the peer benchmarks, side by side (`npm run bench:collections -- --w3 [--rounds k]`):
- * 200 calls, each returning `ctx.output.fromFiles({ 'all.bin': 1 MiB })`, and the run returning
- * the list declared as one `CollectionCodec` (concatenated without copying: one 200 MiB file),
- * through the local dispatcher into a fresh cache directory; against
+ * W3 of the peer benchmarks, side by side (`npm run bench:collections -- --w3 [--rounds k]
+ * [--against <checkout>]`): 200 calls, each returning `ctx.output.fromFiles({ 'part-<i>.bin':
+ * 1 MiB })`, and the run returning the list declared as one `CollectionCodec` (concatenated
+ * without copying: one 200 MiB output), through the local dispatcher into a fresh cache
+ * directory (spec/bench/collections-w3-child.ts); against
  *  - the floor "write the bytes plus hash them": the same 200 buffers, each md5-hashed and written
  *    to its own file (one thread), in this process;
  *  - Dask threads (Debian `python3-dask`, if `/usr/bin/python3` has it) writing 200 plain files
- *    and concatenating them (spec/bench/dask-w3.py).
- * Rounds are interleaved (the machine is shared): each round runs ours three times (twice into a
- * fresh cache directory, once into one kept across the rounds, with new content each time), the
- * floor once and one Dask process (a cold run, then two warm ones). Wall and CPU (all threads) per run; medians
- * of the warm runs, and ratios.
+ *    and concatenating them (spec/bench/dask-w3.py);
+ *  - with `--against <checkout>`, the same W3 with the SDK of another checkout (e.g. a worktree
+ *    of the commit before a change: `git worktree add --detach ../before <commit>` and a
+ *    `node_modules` there), for before/after figures from one run.
+ * Rounds are interleaved (the machine is shared): each round runs one process per SDK (a first
+ * run, then two more), the floor once and one Dask process (a first run, then two more). Wall
+ * and CPU (all threads; for the SDK also its main thread and the others) per run; medians of the
+ * later runs, and ratios.
  */
 import * as ChildProcess from 'node:child_process'
 import * as Crypto from 'node:crypto'
@@ -18,34 +22,17 @@ import * as Fs from 'node:fs'
 import * as Os from 'node:os'
 import * as Path from 'node:path'
 import * as Url from 'node:url'
-import * as E from 'fp-ts/lib/Either.js'
-import * as t from 'io-ts'
-import * as Collection from '../../lib/collections/collection.js'
-import { CollectionCodec } from '../../lib/collections/codec.js'
-import * as Local from '../../lib/dispatchers/local.js'
-import { defineModule, work } from '../../lib/module.js'
 
 const MiB = 1 << 20
 const N = 200
 const here = Path.dirname(Url.fileURLToPath(import.meta.url))
-
-/** each call's 1 MiB: byte i % 256, the first bytes made unique by `salt` (so that runs in one store write new blocks) */
-const part = work({ args: [t.number, t.number], returns: CollectionCodec }, (i, salt, ctx) => {
-  const bytes = Buffer.alloc(MiB, i % 256)
-  bytes.writeUInt32LE(salt, 0)
-  return ctx.output.fromFiles({ 'all.bin': bytes })
-})
-const W3 = defineModule({
-  name: 'w3',
-  params: t.type({ n: t.number, salt: t.number }),
-  work: { part },
-  returns: CollectionCodec,
-  run: ({ n, salt }, { work: w }) => Array.from({ length: n }, (_, i) => w.part(i, salt)) as never,
-})
+const repo = Path.resolve(here, '..', '..')
 
 interface Sample {
   readonly wall: number
   readonly cpu: number
+  readonly main?: number
+  readonly others?: number
 }
 
 const measure = async (f: () => Promise<void>): Promise<Sample> => {
@@ -56,17 +43,15 @@ const measure = async (f: () => Promise<void>): Promise<Sample> => {
   return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 }
 }
 
-let salt = 0
-const kept = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'crunch-bench-w3-kept-'))
-/** a run into a fresh cache directory, or (`again`) into one kept across runs (new blocks, existing directories) */
-const ours = (again = false): Promise<Sample> => {
-  const dir = again ? kept : Fs.mkdtempSync(Path.join(Os.tmpdir(), 'crunch-bench-w3-'))
-  return measure(async () => {
-    const r = await Local.make({ cacheDir: dir }).run(W3, { n: N, salt: ++salt }, { reuse: false })()
-    if (E.isLeft(r)) throw new Error(r.left.message)
-    const out = r.right.value as unknown as Collection.Collection
-    if (out.files.length !== 1 || out.files[0]!.size !== N * MiB) throw new Error(`unexpected output ${JSON.stringify(out.files)}`)
-  }).finally(() => (again ? undefined : Fs.rmSync(dir, { recursive: true, force: true })))
+/** one process running W3 three times with the SDK of checkout `root` */
+const sdk = (root: string): ReadonlyArray<Sample> => {
+  const r = ChildProcess.spawnSync(process.execPath, ['--import', 'tsx', Path.join(here, 'collections-w3-child.ts'), root, '3', String(N)], { encoding: 'utf8', cwd: root, timeout: 600_000 })
+  if (r.status !== 0) throw new Error(`collections-w3-child.ts (${root}) failed: ${r.stderr}`)
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { wall_s: number; cpu_s: number; main_cpu_s: number; other_cpu_s: number })
+    .map((x) => ({ wall: x.wall_s, cpu: x.cpu_s, main: x.main_cpu_s, others: x.other_cpu_s }))
 }
 
 const floor = (): Promise<Sample> => {
@@ -98,34 +83,50 @@ const median = (xs: ReadonlyArray<number>): number => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 
-/** Runs the rounds and prints the figures. */
-export const main = async (rounds: number): Promise<void> => {
-  const samples = { ours: [] as Array<Sample>, oursAgain: [] as Array<Sample>, oursCold: [] as Array<Sample>, floor: [] as Array<Sample>, dask: [] as Array<Sample>, daskCold: [] as Array<Sample> }
-  samples.oursCold.push(await ours()) // the first run of the process (workers start, code warms up)
-  for (let r = 0; r < rounds; r++) {
-    samples.ours.push(await ours())
-    samples.oursAgain.push(await ours(true))
-    samples.floor.push(await floor())
+/** Runs the rounds and prints the figures; `against` is another checkout to run beside this one. */
+export const main = async (rounds: number, against?: string): Promise<void> => {
+  const samples = { before: [] as Array<Sample>, beforeFirst: [] as Array<Sample>, ours: [] as Array<Sample>, oursFirst: [] as Array<Sample>, floor: [] as Array<Sample>, dask: [] as Array<Sample>, daskCold: [] as Array<Sample> }
+  const load0 = Os.loadavg()
+  const line = (round: number, name: string, xs: ReadonlyArray<Sample>): void => {
+    process.stdout.write(`round ${round} ${name.padEnd(16)} ${xs.map((x) => `${x.wall.toFixed(3)}/${x.cpu.toFixed(3)}${x.main === undefined ? '' : ` (main ${x.main.toFixed(3)})`}`).join('  ')}  [wall/CPU s; load ${Os.loadavg()[0]!.toFixed(1)}]\n`)
+  }
+  for (let r = 1; r <= rounds; r++) {
+    if (against !== undefined) {
+      const [first, ...later] = sdk(against)
+      samples.beforeFirst.push(first!)
+      samples.before.push(...later)
+      line(r, 'against', [first!, ...later])
+    }
+    const [first, ...later] = sdk(repo)
+    samples.oursFirst.push(first!)
+    samples.ours.push(...later)
+    line(r, 'arvados-crunch', [first!, ...later])
+    const f = await floor()
+    samples.floor.push(f)
+    line(r, 'floor', [f])
     if (hasDask) {
       const [cold, ...warm] = dask()
       samples.daskCold.push(cold!)
       samples.dask.push(...warm)
+      line(r, 'dask threads', [cold!, ...warm])
     }
-    samples.ours.push(await ours())
   }
-  Fs.rmSync(kept, { recursive: true, force: true })
+  const med = (xs: ReadonlyArray<number | undefined>): string => (xs.length === 0 || xs.some((x) => x === undefined) ? '-' : median(xs as ReadonlyArray<number>).toFixed(3))
   const show = (name: string, xs: ReadonlyArray<Sample>): string =>
-    xs.length === 0 ? `${name}: not run` : `${name}: wall median ${median(xs.map((x) => x.wall)).toFixed(3)} s (min ${Math.min(...xs.map((x) => x.wall)).toFixed(3)}), CPU median ${median(xs.map((x) => x.cpu)).toFixed(3)} s, ${xs.length} run(s)`
+    xs.length === 0
+      ? `${name}: not run`
+      : `${name}: wall median ${med(xs.map((x) => x.wall))} s (min ${Math.min(...xs.map((x) => x.wall)).toFixed(3)}), CPU median ${med(xs.map((x) => x.cpu))} s${xs[0]!.main === undefined ? '' : ` (main thread ${med(xs.map((x) => x.main))}, other threads ${med(xs.map((x) => x.others))})`}, ${xs.length} run(s)`
   const lines = [
-    `node ${process.version}, ${Os.cpus().length} CPU(s), load average ${Os.loadavg().map((l) => l.toFixed(1)).join(' ')}; W3 N=${N} x 1 MiB, ${rounds} interleaved round(s)`,
-    show('arvados-crunch, first run of the process', samples.oursCold),
-    show('arvados-crunch, fresh cache directory', samples.ours),
-    show('arvados-crunch, cache directory kept across runs', samples.oursAgain),
+    `node ${process.version}, ${Os.cpus().length} CPU(s), load average at start ${load0.map((l) => l.toFixed(1)).join(' ')}, at end ${Os.loadavg().map((l) => l.toFixed(1)).join(' ')}; W3 N=${N} x 1 MiB, ${rounds} interleaved round(s)`,
+    ...(against === undefined ? [] : [show(`against ${against}, later runs of its process`, samples.before), show(`against ${against}, first run of its process`, samples.beforeFirst)]),
+    show('arvados-crunch, later runs of its process', samples.ours),
+    show('arvados-crunch, first run of its process', samples.oursFirst),
     show('floor: md5 + write each buffer to its own file, 1 thread', samples.floor),
-    hasDask ? show('dask threads, cold (first run of its process)', samples.daskCold) : 'dask: /usr/bin/python3 has no dask (apt-get install python3-dask)',
-    hasDask ? show('dask threads, warm', samples.dask) : '',
+    hasDask ? show('dask threads, warm (later runs of its process)', samples.dask) : 'dask: /usr/bin/python3 has no dask (apt-get install python3-dask)',
+    hasDask ? show('dask threads, cold (first run of its process)', samples.daskCold) : '',
   ]
-  const ratio = (a: ReadonlyArray<Sample>, b: ReadonlyArray<Sample>): string => (median(a.map((x) => x.wall)) / median(b.map((x) => x.wall))).toFixed(2)
-  lines.push(`ratios (wall medians): arvados-crunch fresh / floor ${ratio(samples.ours, samples.floor)}${hasDask ? `; / dask warm: fresh ${ratio(samples.ours, samples.dask)}, kept ${ratio(samples.oursAgain, samples.dask)}; / dask cold: fresh ${ratio(samples.ours, samples.daskCold)}` : ''}`)
+  const ratio = (a: ReadonlyArray<Sample>, b: ReadonlyArray<Sample>, k: 'wall' | 'cpu'): string => (median(a.map((x) => x[k])) / median(b.map((x) => x[k]))).toFixed(2)
+  if (hasDask) lines.push(`ratios to dask threads warm (medians, wall / CPU): arvados-crunch ${ratio(samples.ours, samples.dask, 'wall')} / ${ratio(samples.ours, samples.dask, 'cpu')}${against === undefined ? '' : `; against ${ratio(samples.before, samples.dask, 'wall')} / ${ratio(samples.before, samples.dask, 'cpu')}`}`)
+  if (against !== undefined) lines.push(`arvados-crunch / against (medians, wall / CPU): ${ratio(samples.ours, samples.before, 'wall')} / ${ratio(samples.ours, samples.before, 'cpu')}`)
   process.stdout.write(`${lines.filter((l) => l !== '').join('\n')}\n`)
 }

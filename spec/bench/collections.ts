@@ -14,7 +14,7 @@
  *  2. parse + tree + portable data hash of a generated ~100 MB manifest (signed locators).
  * Peak RSS is sampled every 20 ms during each phase; CPU is the process's (all threads).
  * Options: --gib <n> (default 1), --single-first.
- * With --w3 [--rounds k], runs only W3 of the peer benchmarks beside Dask (spec/bench/collections-w3.ts).
+ * With --w3 [--rounds k] [--against <checkout>], runs only W3 of the peer benchmarks beside Dask (spec/bench/collections-w3.ts).
  */
 import * as Crypto from 'node:crypto'
 import * as Fs from 'node:fs'
@@ -28,7 +28,8 @@ import * as Tree from '../../lib/collections/tree.js'
 
 if (process.argv.includes('--w3')) {
   const rounds = process.argv.indexOf('--rounds')
-  await (await import('./collections-w3.js')).main(rounds >= 0 ? Number(process.argv[rounds + 1]) : 3)
+  const against = process.argv.indexOf('--against')
+  await (await import('./collections-w3.js')).main(rounds >= 0 ? Number(process.argv[rounds + 1]) : 3, against >= 0 ? Path.resolve(process.argv[against + 1]!) : undefined)
   process.exit(0)
 }
 
