@@ -51,6 +51,8 @@ export interface ValueStore {
    * Absent where collections are always mounted (a container's collection mounts).
    */
   readonly mount?: (c: Collection.Collection, signal: AbortSignal, only?: string) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
+  /** Releases what the store holds between uses (threads, open files); it may be used again after. */
+  readonly close?: () => Promise<void>
 }
 
 // -------------------------------------------------------------------------------------

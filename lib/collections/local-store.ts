@@ -80,5 +80,6 @@ export const valueStore = (store: Store.Store): ValueStore.ValueStore => {
       fromFiles: async (files) => orThrow(await store.ingestFiles(files)),
     }),
     mount: (c, signal, only) => store.mount(c, signal, only),
+    close: () => store.close(),
   }
 }

@@ -87,6 +87,8 @@ export interface Store {
   readonly mount: (c: Collection.Collection, signal?: AbortSignal, only?: string) => Promise<E.Either<Errors.SdkError, Collection.Collection>>
   /** A fresh empty directory under `tmp/`. */
   readonly tempDirectory: (label: string) => Promise<E.Either<StoreError, string>>
+  /** Stops the block workers of in-memory files (started again if the store is used again). */
+  readonly close: () => Promise<void>
 }
 
 // -------------------------------------------------------------------------------------
@@ -683,5 +685,11 @@ export const make = (dir: string): Store => {
     return E.left(fail('ARV_STORE_TREE_ALTERED', `the files of collection ${c.pdh} under ${final} keep changing`, 'a work writes into files it got from ctx.path; write outputs under ctx.output.directory() instead'))
   }
 
-  return { root, source, readBlock, putBlock, ingestDirectory, ingestFiles, saveManifest, load, mount, tempDirectory }
+  const close = async (): Promise<void> => {
+    const pool = bytesPool
+    bytesPool = undefined
+    await pool?.close()
+  }
+
+  return { root, source, readBlock, putBlock, ingestDirectory, ingestFiles, saveManifest, load, mount, tempDirectory, close }
 }

@@ -106,6 +106,8 @@ export const make = (options: LocalOptions = {}): Dispatcher.Dispatcher => ({
         return await Interpret.run(executor(options, store, launcher), module, params, { ...runOptions, reuse, cache: cache.right, sites })
       } finally {
         await launcher.close()
+        // the store made for this run: its block workers end with the run
+        if (options.store === undefined) await store.close?.()
       }
     },
 })

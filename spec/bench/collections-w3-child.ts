@@ -2,8 +2,8 @@
  * Child program of the W3 benchmark (spec/bench/collections-w3.ts): runs W3 of the peer
  * benchmarks `runs` times in this process with the SDK of the checkout `root` (this one, or
  * another one to compare with, e.g. a worktree of an older commit), and prints one JSON line per
- * run: wall and CPU seconds (all threads), and the CPU of the main thread and of the others (from
- * /proc/self/task/<tid>/schedstat, where there is one). Run 0 is the first of the process (block
+ * run: wall and CPU seconds (all threads), and the CPU of the main thread (from
+ * /proc/self/task/<pid>/schedstat, where there is one) and of the other threads (the rest). Run 0 is the first of the process (block
  * workers start, code warms up).
  *
  * W3: 200 calls, each returning `ctx.output.fromFiles({ 'part-<i>.bin': 1 MiB })` (one buffer
@@ -49,47 +49,34 @@ const W3 = defineModule({
   run: ({ n: count }, { work: w }) => Array.from({ length: count }, (_, i) => w.writeMib(i)),
 })
 
-/** CPU ns of each thread of this process (empty where /proc has no schedstat) */
-const threads = (): Map<string, number> => {
-  const m = new Map<string, number>()
-  let tids: Array<string> = []
+/** CPU ns of the main thread (undefined where /proc has no schedstat) */
+const mainCpu = (): number | undefined => {
   try {
-    tids = Fs.readdirSync('/proc/self/task')
+    return Number(Fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0])
   } catch {
-    return m
+    return undefined
   }
-  for (const tid of tids) {
-    try {
-      m.set(tid, Number(Fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]))
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return m
 }
 
 for (let run = 0; run < runs; run++) {
   const cacheDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), 'crunch-bench-w3-'))
   try {
-    const before = threads()
+    const before = mainCpu()
     const c0 = process.cpuUsage()
     const t0 = performance.now()
     const r = await Local.make({ cacheDir }).run(W3, { n }, { reuse: false })()
     const wall = (performance.now() - t0) / 1000
     const c = process.cpuUsage(c0)
-    const after = threads()
+    const after = mainCpu()
     if (E.isLeft(r)) throw new Error(r.left.message)
     const out = r.right.value as { readonly files: ReadonlyArray<{ readonly size: number }> }
     const size = out.files.reduce((s, f) => s + f.size, 0)
     if (size !== n * MIB) throw new Error(`unexpected output: ${size} bytes`)
-    let main = 0
-    let others = 0
-    for (const [tid, ns] of after) {
-      const d = (ns - (before.get(tid) ?? 0)) / 1e9
-      if (tid === String(process.pid)) main += d
-      else others += d
-    }
-    process.stdout.write(`${JSON.stringify({ run, wall_s: wall, cpu_s: (c.user + c.system) / 1e6, main_cpu_s: main, other_cpu_s: others })}\n`)
+    // the other threads' CPU is the rest (block workers stop with the run's store)
+    const cpu = (c.user + c.system) / 1e6
+    const main = before === undefined || after === undefined ? undefined : (after - before) / 1e9
+    const others = main === undefined ? undefined : cpu - main
+    process.stdout.write(`${JSON.stringify({ run, wall_s: wall, cpu_s: cpu, main_cpu_s: main, other_cpu_s: others })}\n`)
   } finally {
     Fs.rmSync(cacheDir, { recursive: true, force: true })
   }
