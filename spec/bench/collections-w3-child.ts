@@ -12,7 +12,7 @@
  * `Local.make({ cacheDir })` (default concurrency) into a fresh cache directory, removed after
  * the run (not timed).
  *
- * Usage: node --import tsx spec/bench/collections-w3-child.ts <root> <runs> [n]
+ * Usage: node --import tsx spec/bench/collections-w3-child.ts <root> <runs> [n] [bytes per output, default 1 MiB]
  */
 import * as Fs from 'node:fs'
 import * as Os from 'node:os'
@@ -24,11 +24,11 @@ import type * as CodecModule from '../../lib/collections/codec.js'
 import type * as LocalModule from '../../lib/dispatchers/local.js'
 import type * as ModuleModule from '../../lib/module.js'
 
-const [rootArg, runsArg, nArg] = process.argv.slice(2)
+const [rootArg, runsArg, nArg, bytesArg] = process.argv.slice(2)
 const root = Path.resolve(rootArg ?? '.')
 const runs = Number(runsArg ?? 3)
 const n = Number(nArg ?? 200)
-const MIB = 1 << 20
+const SIZE = Number(bytesArg ?? 1 << 20)
 
 const load = <A>(file: string): Promise<A> => import(Url.pathToFileURL(Path.join(root, file)).href) as Promise<A>
 const { CollectionCodec } = await load<typeof CodecModule>('lib/collections/codec.ts')
@@ -38,7 +38,7 @@ const { defineModule, work } = await load<typeof ModuleModule>('lib/module.ts')
 const parts = new Map<number, Buffer>()
 const writeMib = work({ args: [t.number], returns: CollectionCodec }, (i, ctx) => {
   let b = parts.get(i % 256)
-  if (b === undefined) parts.set(i % 256, (b = Buffer.alloc(MIB, i % 256)))
+  if (b === undefined) parts.set(i % 256, (b = Buffer.alloc(SIZE, i % 256)))
   return ctx.output.fromFiles({ [`part-${String(i).padStart(5, '0')}.bin`]: b })
 })
 const W3 = defineModule({
@@ -71,7 +71,7 @@ for (let run = 0; run < runs; run++) {
     if (E.isLeft(r)) throw new Error(r.left.message)
     const out = r.right.value as { readonly files: ReadonlyArray<{ readonly size: number }> }
     const size = out.files.reduce((s, f) => s + f.size, 0)
-    if (size !== n * MIB) throw new Error(`unexpected output: ${size} bytes`)
+    if (size !== n * SIZE) throw new Error(`unexpected output: ${size} bytes`)
     // the other threads' CPU is the rest (block workers stop with the run's store)
     const cpu = (c.user + c.system) / 1e6
     const main = before === undefined || after === undefined ? undefined : (after - before) / 1e9
