@@ -296,8 +296,7 @@ export const make = (root: string, owner: string, size: number = Math.min(4, Os.
         let buffer = shared.get(worker)
         const grown = buffer === undefined || buffer.byteLength < bytes.length
         if (grown) shared.set(worker, (buffer = new SharedArrayBuffer(Math.ceil(bytes.length / SHARED_STEP) * SHARED_STEP)))
-        // Buffer#copy is a plain memmove; TypedArray#set into shared memory copies word by word
-        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).copy(Buffer.from(buffer!, 0, bytes.length))
+        new Uint8Array(buffer!, 0, bytes.length).set(bytes)
         let pack: { readonly fd: number; readonly file: string } | undefined
         if (!packs.has(worker)) {
           const file = Path.join(root, 'packs', `w-${owner}-${Crypto.randomUUID()}${BlockPack.SUFFIX}`)
