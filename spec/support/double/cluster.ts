@@ -7,6 +7,7 @@
  */
 import * as Crypto from 'node:crypto'
 import * as Crunchstat from './crunchstat.js'
+import * as FieldIndex from './field-index.js'
 import * as Manifest from './manifest.js'
 import * as Signing from './signing.js'
 
@@ -122,7 +123,11 @@ export const makeCluster = (opts: ClusterOptions) => {
   const stamp = (micros: number): string => new Date(Math.floor(micros / 1000)).toISOString().slice(0, 19) + '.' + String(micros % 1_000_000).padStart(6, '0') + '000Z'
   const now = (): string => stamp(nowMicros())
   const newUuid = (infix: string): string => `${CLUSTER}-${infix}-${b36(15, random)}`
-  const etag = (r: Rec): string => BigInt('0x' + md5(canonicalJson({ ...r, etag: '' })).slice(0, 16)).toString(36)
+  /** a hash of the record's content (as Rails makes it); plain JSON, not key-sorted: a record keeps its key order */
+  const etag = (r: Rec): string => {
+    r['etag'] = ''
+    return BigInt('0x' + md5(JSON.stringify(r)).slice(0, 16)).toString(36)
+  }
 
   const users = new Map<string, Rec>()
   const tokens = new Map<string, Token>() // by secret
@@ -132,6 +137,45 @@ export const makeCluster = (opts: ClusterOptions) => {
   /** Previous attempts per CR (for the log collection's `log for container` dirs). */
   const attempts = new Map<string, Array<string>>()
   const blocks = new Map<string, Buffer>()
+  // secondary indexes (field-index.ts): look-ups cost what they find, not a scan of every record
+  const crsByContainer = FieldIndex.make(crs, FieldIndex.stringField('container_uuid'))
+  const crsByRequester = FieldIndex.make(crs, FieldIndex.stringField('requesting_container_uuid'))
+  const crsByState = FieldIndex.make(crs, FieldIndex.stringField('state'))
+  const containersByState = FieldIndex.make(containers, FieldIndex.stringField('state'))
+  const containersByReuseKey = FieldIndex.make(containers, (c) => reuseKeyOf(c))
+  const collectionsByPdh = FieldIndex.make(collections, FieldIndex.stringField('portable_data_hash'))
+  const collectionsByName = FieldIndex.make(collections, FieldIndex.stringField('name'))
+  /** indexes of properties by key, made when a list first filters on one */
+  const crsByProperty = new Map<string, FieldIndex.FieldIndex<Rec>>()
+  const collectionsByProperty = new Map<string, FieldIndex.FieldIndex<Rec>>()
+  /** container → the requests whose attempts list it (the inverse of `attempts`, checked on read) */
+  const attemptsOf = new Map<string, Set<string>>()
+  const addAttempt = (crUuid: string, containerUuid: string): void => {
+    let set = attemptsOf.get(containerUuid)
+    if (set === undefined) attemptsOf.set(containerUuid, (set = new Set()))
+    set.add(crUuid)
+  }
+  /** container → its tokens */
+  const tokensOf = new Map<string, Array<Token>>()
+  /** a record was made or may have changed: its indexes follow */
+  const noteRecord = (r: Rec): void => {
+    const uuid = r['uuid']
+    if (typeof uuid !== 'string') return
+    const infix = uuid.slice(6, 11)
+    if (infix === 'xvhdp') {
+      crsByContainer.note(r)
+      crsByRequester.note(r)
+      crsByState.note(r)
+      for (const ix of crsByProperty.values()) ix.note(r)
+    } else if (infix === 'dz642') {
+      containersByState.note(r)
+      containersByReuseKey.note(r)
+    } else if (infix === '4zz18') {
+      collectionsByPdh.note(r)
+      collectionsByName.note(r)
+      for (const ix of collectionsByProperty.values()) ix.note(r)
+    }
+  }
   const counters = { containerRequestsCreated: 0, containersCreated: 0, containersStarted: 0, containersReused: 0, containersCancelled: 0, collectionsCreated: 0, blocksStored: 0 }
   let executor: Executor | undefined
   const failContainers: { f: FailContainers | undefined } = { f: opts.failContainers }
@@ -142,6 +186,7 @@ export const makeCluster = (opts: ClusterOptions) => {
     r['modified_at'] = now()
     r['modified_by_user_uuid'] = by
     r['etag'] = etag(r)
+    noteRecord(r)
     for (const f of touched) f(r)
   }
 
@@ -159,6 +204,7 @@ export const makeCluster = (opts: ClusterOptions) => {
   const addToken = (userUuid: string, containerUuid?: string): Token => {
     const t: Token = { uuid: newUuid('gj3su'), secret: b36(50, random), userUuid, scopes: ['all'], createdAt: now(), expiresAt: null, ...(containerUuid === undefined ? {} : { containerUuid }) }
     tokens.set(t.secret, t)
+    if (containerUuid !== undefined) tokensOf.set(containerUuid, [...(tokensOf.get(containerUuid) ?? []), t])
     return t
   }
   const tokenString = (t: Token): string => `v2/${t.uuid}/${t.secret}${t.containerUuid === undefined ? '' : '/' + t.containerUuid}`
@@ -256,7 +302,7 @@ export const makeCluster = (opts: ClusterOptions) => {
       current_version_uuid: uuid, version: 1, preserve_version: attrs['preserve_version'] ?? false, file_count: stats.count, file_size_total: stats.size,
     }
     if (typeof c['name'] === 'string' && !c['is_trashed']) {
-      const clash = [...collections.values()].some((o) => o['owner_uuid'] === ownerUuid && o['name'] === c['name'] && o['is_trashed'] !== true)
+      const clash = collectionsByName.get(c['name']).some((o) => o['owner_uuid'] === ownerUuid && o['is_trashed'] !== true)
       if (clash) {
         if (!ensureUniqueName) throw apiError(422, `Name has already been taken: duplicate key value violates unique constraint "index_collections_on_owner_uuid_and_name" (owner_uuid, name)=(${ownerUuid}, ${c['name'] as string})`)
         c['name'] = `${(c['name'] as string).slice(0, 237)} (${uuid.slice(-15)})`
@@ -264,6 +310,7 @@ export const makeCluster = (opts: ClusterOptions) => {
     }
     c['etag'] = etag(c)
     collections.set(uuid, c)
+    noteRecord(c)
     counters.collectionsCreated++
     return c
   }
@@ -281,7 +328,7 @@ export const makeCluster = (opts: ClusterOptions) => {
 
   const findCollection = (id: string, caller: Caller, includeTrash: boolean): Rec => {
     if (/^[0-9a-f]{32}\+\d+$/.test(id)) {
-      const hit = [...collections.values()].find((c) => c['portable_data_hash'] === id && readableCollection(c, caller))
+      const hit = collectionsByPdh.get(id).find((c) => readableCollection(c, caller))
       if (hit === undefined) throw apiError(404, 'Not Found')
       // The controller answers every field with its zero value and the PDH as uuid (§17).
       const zero = (v: unknown): unknown => (typeof v === 'string' ? '' : typeof v === 'number' ? 0 : typeof v === 'boolean' ? false : null)
@@ -326,7 +373,9 @@ export const makeCluster = (opts: ClusterOptions) => {
     return c
   }
 
-  const pdhIsReadable = (pdh: unknown): boolean => typeof pdh === 'string' && [...collections.values()].some((c) => c['portable_data_hash'] === pdh && c['is_trashed'] !== true)
+  const pdhIsReadable = (pdh: unknown): boolean => typeof pdh === 'string' && collectionsByPdh.get(pdh).some((c) => c['is_trashed'] !== true)
+  /** the first collection (in the order they were made) with this portable data hash */
+  const collectionByPdh = (pdh: unknown): Rec | undefined => (typeof pdh === 'string' ? collectionsByPdh.get(pdh)[0] : undefined)
 
   // ------------------------------------------------------------------ container request validation
   const validateMounts = (mounts: unknown, field: string, secret: boolean): void => {
@@ -386,7 +435,7 @@ export const makeCluster = (opts: ClusterOptions) => {
 
   // ------------------------------------------------------------------ containers
   const containerPriority = (c: Rec): number => {
-    const wanting = [...crs.values()].filter((r) => r['container_uuid'] === c['uuid'] && r['state'] === 'Committed' && (r['priority'] as number) > 0)
+    const wanting = crsByContainer.get(c['uuid'] as string).filter((r) => r['state'] === 'Committed' && (r['priority'] as number) > 0)
     if (wanting.length === 0) return 0
     return Math.max(...wanting.map((r) => (r['priority'] as number) * 2 ** 50 - Date.parse(r['created_at'] as string)))
   }
@@ -407,8 +456,25 @@ export const makeCluster = (opts: ClusterOptions) => {
     return r
   }
 
+  /**
+   * What two containers must share for one to be reused for the other (the fields `reusable`
+   * compares with `sameValue`, and the secret mounts), as one string: the index narrows the
+   * candidates, `reusable` still checks each. These fields of a container never change, so the
+   * key of a record is worked out once.
+   */
+  const reuseKeys = new WeakMap<Rec, string>()
+  const reuseKeyOf = (c: Rec): string => {
+    let key = reuseKeys.get(c)
+    if (key === undefined) {
+      key = ['command', 'cwd', 'environment', 'output_path', 'output_glob', 'container_image', 'mounts'].map((k) => (emptyish(c[k]) ? '' : canonicalJson(c[k]))).join('\u0000')
+      key += '\u0000' + md5(canonicalJson(c['secret_mounts'] ?? {}))
+      reuseKeys.set(c, key)
+    }
+    return key
+  }
+
   const reusable = (spec: Rec, rcRequested: Rec): Rec | undefined => {
-    const matches = [...containers.values()].filter((c) => {
+    const matches = containersByReuseKey.get(reuseKeyOf(spec)).filter((c) => {
       for (const k of ['command', 'cwd', 'environment', 'output_path', 'output_glob', 'container_image', 'mounts'])
         if (!sameValue(c[k], spec[k])) return false
       if (md5(canonicalJson(c['secret_mounts'] ?? {})) !== md5(canonicalJson(spec['secret_mounts'] ?? {}))) return false
@@ -455,6 +521,7 @@ export const makeCluster = (opts: ClusterOptions) => {
     c.runtime_token = (cr['runtime_token'] as string | null | undefined) ?? null
     c['etag'] = etag(c)
     containers.set(c['uuid'] as string, c)
+    noteRecord(c)
     counters.containersCreated++
     return c
   }
@@ -473,6 +540,7 @@ export const makeCluster = (opts: ClusterOptions) => {
     cr['container_uuid'] = c['uuid']
     cr['container_count'] = (cr['container_count'] as number) + 1
     attempts.set(cr['uuid'] as string, [c['uuid'] as string])
+    addAttempt(cr['uuid'] as string, c['uuid'] as string)
   }
 
   /** Recomputes a container's priority and applies the effects (§3.5). */
@@ -496,10 +564,12 @@ export const makeCluster = (opts: ClusterOptions) => {
     setImmediate(() => {
       scheduled = false
       let busy = 0
-      if (opts.maxRunning !== undefined) for (const c of containers.values()) if (c['state'] === 'Locked' || c['state'] === 'Running') busy++
-      for (const c of containers.values()) {
+      if (opts.maxRunning !== undefined) busy = containersByState.get('Locked').length + containersByState.get('Running').length
+      // Queued containers in the order they were made (a container never returns to Queued)
+      for (const uuid of containersByState.uuids('Queued')) {
         if (busy >= (opts.maxRunning ?? Infinity)) break
-        if (c['state'] === 'Queued' && (c['priority'] as number) > 0) {
+        const c = containers.get(uuid)
+        if (c !== undefined && c['state'] === 'Queued' && (c['priority'] as number) > 0) {
           lockAndStart(c)
           const now = c['state'] as string
           if (now === 'Locked' || now === 'Running') busy++
@@ -509,7 +579,7 @@ export const makeCluster = (opts: ClusterOptions) => {
   }
 
   const lockAndStart = (c: Rec): void => {
-    const cr = [...crs.values()].find((r) => r['container_uuid'] === c['uuid'])
+    const cr = crsByContainer.get(c['uuid'] as string)[0]
     const owner = (cr?.['owner_user_uuid'] as string | undefined) ?? (c['runtime_user_uuid'] as string)
     const t = addToken(owner, c['uuid'] as string)
     Object.assign(c, { state: 'Locked', locked_by_uuid: adminToken.uuid, lock_count: (c['lock_count'] as number) + 1, auth_uuid: t.uuid })
@@ -554,19 +624,19 @@ export const makeCluster = (opts: ClusterOptions) => {
       counters.containersCancelled++
     }
     if (c['output'] !== null && end.state === 'Cancelled') c['output'] = null
-    for (const t of tokens.values()) if (t.containerUuid === uuid) t.expiresAt = now()
+    for (const t of tokensOf.get(uuid) ?? []) t.expiresAt = now()
     touch(c, SYSTEM_USER)
     // children requested by this container get priority 0
-    for (const child of crs.values())
-      if (child['requesting_container_uuid'] === uuid && child['state'] === 'Committed') {
+    for (const child of crsByRequester.get(uuid))
+      if (child['state'] === 'Committed') {
         child['priority'] = 0
         touch(child, SYSTEM_USER)
         const cc = containers.get(child['container_uuid'] as string)
         if (cc !== undefined && (cc['state'] === 'Queued' || cc['state'] === 'Locked')) finalizeCr(child)
         if (cc !== undefined) updatePriority(cc)
       }
-    for (const cr of [...crs.values()]) {
-      if (cr['container_uuid'] !== uuid || cr['state'] !== 'Committed') continue
+    for (const cr of crsByContainer.get(uuid)) {
+      if (cr['state'] !== 'Committed') continue
       // what this attempt cost, its own and its children's, adds up on the request (§4.6)
       cr['cumulative_cost'] = Number(cr['cumulative_cost'] ?? 0) + Number(c['cost'] ?? 0) + Number(c['subrequests_cost'] ?? 0)
       if (end.state === 'Cancelled' && (cr['priority'] as number) > 0 && (cr['container_count'] as number) < Number(cr['container_count_max'] ?? 3) && parentRunning(cr)) {
@@ -574,6 +644,8 @@ export const makeCluster = (opts: ClusterOptions) => {
         cr['container_uuid'] = next['uuid']
         cr['container_count'] = (cr['container_count'] as number) + 1
         attempts.get(cr['uuid'] as string)?.push(next['uuid'] as string) ?? attempts.set(cr['uuid'] as string, [uuid, next['uuid'] as string])
+        addAttempt(cr['uuid'] as string, uuid)
+        addAttempt(cr['uuid'] as string, next['uuid'] as string)
         touch(cr, SYSTEM_USER)
         updatePriority(next)
         continue
@@ -597,7 +669,7 @@ export const makeCluster = (opts: ClusterOptions) => {
     const owner = cr['owner_uuid'] as string
     if (c !== undefined && (c['state'] === 'Complete' || c['state'] === 'Cancelled')) {
       if (typeof c['output'] === 'string') {
-        const src = [...collections.values()].find((x) => x['portable_data_hash'] === c['output'])
+        const src = collectionByPdh(c['output'])
         const props = { container_request: crUuid, type: cr['requesting_container_uuid'] === null ? 'output' : 'intermediate', ...(c['output_properties'] as Rec), ...(cr['output_properties'] as Rec) }
         const ttl = Number(cr['output_ttl'] ?? 0)
         const out = createCollectionRecord(
@@ -609,7 +681,7 @@ export const makeCluster = (opts: ClusterOptions) => {
       const logEntries: Array<Manifest.BuildEntry> = []
       const allAttempts = attempts.get(crUuid) ?? [c['uuid'] as string]
       const addLog = (cont: Rec, prefix: string): void => {
-        const src = typeof cont['log'] === 'string' ? [...collections.values()].find((x) => x['portable_data_hash'] === cont['log']) : undefined
+        const src = collectionByPdh(cont['log'])
         if (src === undefined) return
         for (const f of Manifest.files(src['manifest_text'] as string).files) logEntries.push({ path: prefix + f.path, data: readFile(f) })
       }
@@ -635,8 +707,8 @@ export const makeCluster = (opts: ClusterOptions) => {
     cr['runtime_token'] = null
     touch(cr, SYSTEM_USER)
   }
-  const pdhIsReadableByName = (c: Rec): boolean => [...collections.values()].some((x) => x['name'] === `Container log for container ${c['uuid'] as string}`)
-  const logManifestOf = (c: Rec): string => ([...collections.values()].find((x) => x['portable_data_hash'] === c['log'])?.['manifest_text'] as string | undefined) ?? ''
+  const pdhIsReadableByName = (c: Rec): boolean => collectionsByName.get(`Container log for container ${c['uuid'] as string}`).length > 0
+  const logManifestOf = (c: Rec): string => (collectionByPdh(c['log'])?.['manifest_text'] as string | undefined) ?? ''
 
   // ------------------------------------------------------------------ container requests
   const crDefaults = (attrs: Rec, caller: Caller): Rec => {
@@ -671,7 +743,7 @@ export const makeCluster = (opts: ClusterOptions) => {
     const parent = caller.token.containerUuid
     if (parent !== undefined) {
       cr['requesting_container_uuid'] = parent
-      const ps = [...crs.values()].filter((r) => r['container_uuid'] === parent).map((r) => r['priority'] as number)
+      const ps = crsByContainer.get(parent).map((r) => r['priority'] as number)
       if (ps.length > 0) cr['priority'] = Math.max(...ps)
     }
     if (cr['cwd'] === undefined) cr['cwd'] = '.'
@@ -681,6 +753,7 @@ export const makeCluster = (opts: ClusterOptions) => {
     if (cr['state'] === 'Committed') setContainer(cr)
     cr['etag'] = etag(cr)
     crs.set(cr['uuid'] as string, cr)
+    noteRecord(cr)
     counters.containerRequestsCreated++
     afterCommit(cr)
     return cr
@@ -752,8 +825,8 @@ export const makeCluster = (opts: ClusterOptions) => {
   }
 
   const readableContainer = (c: Rec, caller: Caller): boolean =>
-    caller.isAdmin || caller.token.containerUuid === c['uuid'] || [...crs.values()].some((r) => r['container_uuid'] === c['uuid'] && readableCr(r, caller)) ||
-    [...attempts.entries()].some(([cru, list]) => list.includes(c['uuid'] as string) && crs.get(cru) !== undefined && readableCr(crs.get(cru) as Rec, caller))
+    caller.isAdmin || caller.token.containerUuid === c['uuid'] || crsByContainer.get(c['uuid'] as string).some((r) => readableCr(r, caller)) ||
+    [...(attemptsOf.get(c['uuid'] as string) ?? [])].some((cru) => attempts.get(cru)?.includes(c['uuid'] as string) === true && crs.get(cru) !== undefined && readableCr(crs.get(cru) as Rec, caller))
 
   const findContainer = (uuid: string, caller: Caller): Rec => {
     const c = containers.get(uuid)
@@ -777,7 +850,7 @@ export const makeCluster = (opts: ClusterOptions) => {
       : ['priority', 'output_properties', 'gateway_address', 'progress', 'runtime_status', 'subrequests_cost', 'cost', 'log', 'output', 'exit_code', 'state', 'started_at', 'finished_at']
     if (c['state'] !== 'Running' && own) throw apiError(422, `Container is ${String(c['state'])}: its own token can only update a Running container`)
     for (const k of Object.keys(attrs)) if (!allowed.includes(k) && !sameValue(attrs[k], c[k])) throw apiError(422, `${k} cannot be modified in state '${String(c['state'])}'`)
-    if ('output' in attrs && attrs['output'] !== null && ![...collections.values()].some((x) => x['portable_data_hash'] === attrs['output']))
+    if ('output' in attrs && attrs['output'] !== null && collectionByPdh(attrs['output']) === undefined)
       throw apiError(422, `output ${String(attrs['output'])}: collection not found`)
     if ('runtime_status' in attrs && attrs['runtime_status'] !== null && !isHash(attrs['runtime_status'])) throw apiError(422, 'runtime_status must be a hash')
     const { state, ...rest } = attrs
@@ -790,6 +863,38 @@ export const makeCluster = (opts: ClusterOptions) => {
       } else throw apiError(422, `State cannot change from ${String(c['state'])} to ${String(state)}`)
     }
     return c
+  }
+
+  /** The indexes a list of `resource` may narrow its rows with (listing.ts `narrow`). */
+  const propertyIndex = (byKey: Map<string, FieldIndex.FieldIndex<Rec>>, records: ReadonlyMap<string, Rec>, key: string): FieldIndex.FieldIndex<Rec> => {
+    let ix = byKey.get(key)
+    if (ix === undefined) {
+      ix = FieldIndex.make(records, (r) => {
+        const v = (r['properties'] as Rec | null | undefined)?.[key]
+        return typeof v === 'string' ? v : undefined
+      })
+      byKey.set(key, ix)
+    }
+    return ix
+  }
+  const indexOf = (resource: string) => {
+    const records: ReadonlyMap<string, Rec> | undefined = resource === 'container_requests' ? crs : resource === 'containers' ? containers : resource === 'collections' ? collections : undefined
+    return (attr: string): ((key: string) => ReadonlyArray<Rec>) | undefined => {
+      if (records === undefined) return undefined
+      if (attr === 'uuid') {
+        return (key) => {
+          const r = records.get(key)
+          return r === undefined ? [] : [r]
+        }
+      }
+      const ix =
+        resource === 'container_requests'
+          ? attr === 'container_uuid' ? crsByContainer : attr === 'requesting_container_uuid' ? crsByRequester : attr === 'state' ? crsByState : attr.startsWith('properties.') ? propertyIndex(crsByProperty, crs, attr.slice('properties.'.length)) : undefined
+          : resource === 'containers'
+            ? attr === 'state' ? containersByState : undefined
+            : attr === 'portable_data_hash' ? collectionsByPdh : attr === 'name' ? collectionsByName : attr.startsWith('properties.') ? propertyIndex(collectionsByProperty, collections, attr.slice('properties.'.length)) : undefined
+      return ix === undefined ? undefined : ix.get
+    }
   }
 
   return {
@@ -818,6 +923,8 @@ export const makeCluster = (opts: ClusterOptions) => {
     internalBlocks,
     readFile,
     renderCollection,
+    collectionByPdh,
+    indexOf,
     createCollection: (attrs: Rec, caller: Caller, ensureUniqueName: boolean): Rec =>
       createCollectionRecord(attrs, checkOwner(attrs['owner_uuid'], caller), caller.user['uuid'] as string, caller, ensureUniqueName),
     /** Creates a collection as crunch-run would (no signature checks), owned by the system user. */

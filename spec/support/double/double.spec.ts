@@ -189,6 +189,37 @@ listing('should answer 422 for an unknown filter attribute and an unknown select
   assert.is(b.status, 422)
 })
 
+const indexed = withDouble('lists narrowed by indexes', { runContainers: false })
+indexed('should find records by uuid, state, container, property and name after they change', async ({ d }) => {
+  const list = async (resource: string, filters: unknown): Promise<Array<string>> => {
+    const r = await requestAgainst(d, 'GET', `${resource}?${new URLSearchParams({ filters: JSON.stringify(filters), select: JSON.stringify(['uuid']), limit: '1000' }).toString()}`)
+    assert.is(r.status, 200, r.text)
+    return ((r.json as J)['items'] as Array<J>).map((x) => x['uuid'] as string).sort()
+  }
+  const made = async (extra: J): Promise<J> => (await requestAgainst(d, 'POST', 'container_requests', { container_request: crBody(extra) })).json as J
+  const a = await made({ state: 'Uncommitted', properties: { k: 'x' } })
+  const b = await made({ state: 'Uncommitted', properties: { k: 'x' } })
+  const c = await made({ properties: { k: 'y' } })
+  const [ua, ub, uc] = [a, b, c].map((x) => x['uuid'] as string) as [string, string, string]
+  assert.equal(await list('container_requests', [['properties.k', '=', 'x']]), [ua, ub].sort())
+  assert.equal(await list('container_requests', [['uuid', 'in', [ua, uc, ua, 'zzzzz-xvhdp-000000000000000']]]), [ua, uc].sort())
+  assert.equal(await list('container_requests', [['state', '=', 'Committed']]), [uc])
+  assert.equal(await list('container_requests', [['container_uuid', 'in', [null]]]), [ua, ub].sort())
+  assert.equal(await list('container_requests', [['container_uuid', '=', c['container_uuid']]]), [uc])
+  // b changes property and state: the indexes follow
+  assert.is((await requestAgainst(d, 'PUT', `container_requests/${ub}`, { container_request: { state: 'Committed', properties: { k: 'y' } } })).status, 200)
+  assert.equal(await list('container_requests', [['properties.k', '=', 'x']]), [ua])
+  assert.equal(await list('container_requests', [['properties.k', 'in', ['y']], ['state', '=', 'Committed']]), [ub, uc].sort())
+  const cb = d.cluster.crs.get(ub)?.['container_uuid'] as string
+  assert.equal(await list('containers', [['uuid', 'in', [cb]], ['state', 'in', ['Queued', 'Locked']]]), [cb])
+  assert.equal(await list('containers', [['uuid', 'in', [cb]], ['state', '=', 'Complete']]), [])
+  // a collection renamed is found by its new name only
+  const col = (await requestAgainst(d, 'POST', 'collections', { collection: { name: 'before' } })).json as J
+  assert.is((await requestAgainst(d, 'PUT', `collections/${col['uuid'] as string}`, { collection: { name: 'after' } })).status, 200)
+  assert.equal(await list('collections', [['name', '=', 'before']]), [])
+  assert.equal(await list('collections', [['name', 'in', ['after', 'other']]]), [col['uuid'] as string])
+})
+
 // ------------------------------------------------------------------ keep and signatures
 const keep = withDouble('Keep blocks and collection signatures')
 keep('should list the Keep service without a token', async ({ d }) => {
@@ -424,6 +455,7 @@ faults('should hold a slow answer back while a later request is answered', async
 errors.run()
 validation.run()
 listing.run()
+indexed.run()
 keep.run()
 keepMany.run()
 containers.run()

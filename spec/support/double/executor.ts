@@ -145,7 +145,7 @@ export const makeExecutor = (opts: ExecutorOptions): Cluster.Executor & { readon
   const defaultPath = `${nodeDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`
 
   const materialize = (pdh: string, subpath: string, into: string): 'dir' | 'file' => {
-    const coll = [...cluster.collections.values()].find((c) => c['portable_data_hash'] === pdh)
+    const coll = cluster.collectionByPdh(pdh)
     if (coll === undefined) throw new Error(`collection ${pdh} not found`)
     const { files, dirs } = Manifest.files(coll['manifest_text'] as string)
     const sub = subpath.replace(/^\/+|\/+$/g, '')

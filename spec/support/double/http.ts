@@ -310,9 +310,29 @@ export const apiHandler = (ctx: Context) => async (req: Http.IncomingMessage, re
   }
 }
 
-const listAnswer = (ctx: Context, resource: string, rows: ReadonlyArray<Rec>, params: Rec, types: Readonly<Record<string, string>>, lookup: Listing.Lookup, render: (r: Rec) => Rec, rails: boolean): Answer => {
+/**
+ * The rows a list looks at: those an index gives for its filters (`Listing.narrow`), else all of
+ * them; only the visible ones (`visible`). `probe` is the first visible row of all (what the
+ * filters' `any` and attribute checks read), as a scan would have it.
+ */
+const rowsOf = (all: ReadonlyMap<string, Rec>, params: Rec, indexOf: Listing.IndexOf, visible: (r: Rec) => boolean): { rows: Array<Rec>; probe: Rec | undefined } => {
+  const narrowed = Listing.narrow(params['filters'], indexOf)
+  let probe: Rec | undefined
+  for (const r of all.values()) {
+    if (visible(r)) {
+      probe = r
+      break
+    }
+  }
+  if (narrowed !== undefined) return { rows: narrowed.filter(visible) as Array<Rec>, probe }
+  const rows: Array<Rec> = []
+  for (const r of all.values()) if (visible(r)) rows.push(r)
+  return { rows, probe }
+}
+
+const listAnswer = (ctx: Context, resource: string, rows: ReadonlyArray<Rec>, params: Rec, types: Readonly<Record<string, string>>, lookup: Listing.Lookup, render: (r: Rec) => Rec, rails: boolean, firstRow: Rec | undefined = rows[0]): Answer => {
   const select = Listing.checkSelect(params['select'], types)
-  const probe = rows[0] ?? Object.fromEntries(Object.keys(types).map((k) => [k, null]))
+  const probe = firstRow ?? Object.fromEntries(Object.keys(types).map((k) => [k, null]))
   const pred = Listing.compileFilters(params['filters'], lookup, probe)
   const cmp = Listing.compileOrder(params['order'], types)
   const { limit, offset, count } = Listing.paging(params, ctx.maxPageLimit)
@@ -322,6 +342,16 @@ const listAnswer = (ctx: Context, resource: string, rows: ReadonlyArray<Rec>, pa
   if (rails) body['self_link'] = ''
   if (count !== 'none') body['items_available'] = matching.length
   return { status: 200, body: sortKeys(body) }
+}
+
+/** Fields a record's rendering changes or drops (cluster.ts `renderCr`, `renderContainer`). */
+const CR_RENDERED = ['mounts', 'container_count_max', 'secret_mounts', 'runtime_token', 'owner_user_uuid']
+const CONTAINER_RENDERED = ['secret_mounts', 'runtime_token']
+
+/** Whether a list must render its rows: no `select`, or one naming a field the rendering changes (else the selected fields are the same either way). */
+const selectsRendered = (params: Rec, rendered: ReadonlyArray<string>): boolean => {
+  const select = params['select']
+  return !Array.isArray(select) || select.some((s) => rendered.includes(s as string))
 }
 
 const one = (r: Rec, params: Rec, types: Readonly<Record<string, string>>): Answer => ({ status: 200, body: sortKeys(Listing.applySelect(r, Listing.checkSelect(params['select'], types)) as Rec) })
@@ -347,9 +377,9 @@ const dispatch = (ctx: Context, r: Schemas.Route, params: Rec, attrs: Rec, calle
 
     case 'collections.list': {
       const includeTrash = params['include_trash'] === true
-      const rows = [...c.collections.values()].filter((x) => c.readableCollection(x, caller) && (includeTrash || x['is_trashed'] !== true))
+      const { rows, probe } = rowsOf(c.collections, params, c.indexOf('collections'), (x) => c.readableCollection(x, caller) && (includeTrash || x['is_trashed'] !== true))
       const sel = Array.isArray(params['select']) && (params['select'] as Array<unknown>).includes('manifest_text')
-      return listAnswer(ctx, 'collections', rows, params, types, Listing.plainLookup(types), (x) => (sel ? c.renderCollection(x, caller) : { ...x, manifest_text: '' }), false)
+      return listAnswer(ctx, 'collections', rows, params, types, Listing.plainLookup(types), (x) => (sel ? c.renderCollection(x, caller) : { ...x, manifest_text: '' }), false, probe)
     }
     case 'collections.get':
       return one(c.renderCollection(c.findCollection(uuid, caller, params['include_trash'] === true), caller), params, types)
@@ -364,10 +394,10 @@ const dispatch = (ctx: Context, r: Schemas.Route, params: Rec, attrs: Rec, calle
       return one(c.renderCollection(c.trashCollection(uuid, caller, false), caller), params, types)
 
     case 'container_requests.list': {
-      const rows = [...c.crs.values()].filter((x) => c.readableCr(x, caller))
+      const { rows, probe } = rowsOf(c.crs, params, c.indexOf('container_requests'), (x) => c.readableCr(x, caller))
       const ctypes = ctx.schemas.schemas['Container']?.properties ?? {}
       const lookup = Listing.plainLookup(types, { container: { types: ctypes, get: (row) => c.containers.get(row['container_uuid'] as string) } })
-      return listAnswer(ctx, 'container_requests', rows, params, types, lookup, c.renderCr, false)
+      return listAnswer(ctx, 'container_requests', rows, params, types, lookup, selectsRendered(params, CR_RENDERED) ? c.renderCr : (x) => x, false, probe)
     }
     case 'container_requests.get':
       return one(c.renderCr(c.findCr(uuid, caller)), params, types)
@@ -388,8 +418,8 @@ const dispatch = (ctx: Context, r: Schemas.Route, params: Rec, attrs: Rec, calle
     case 'containers.current':
       return one(c.renderContainer(c.currentContainer(caller)), params, types)
     case 'containers.list': {
-      const rows = [...c.containers.values()].filter((x) => c.readableContainer(x, caller))
-      return listAnswer(ctx, 'containers', rows, params, types, Listing.plainLookup(types), c.renderContainer, true)
+      const { rows, probe } = rowsOf(c.containers, params, c.indexOf('containers'), (x) => c.readableContainer(x, caller))
+      return listAnswer(ctx, 'containers', rows, params, types, Listing.plainLookup(types), selectsRendered(params, CONTAINER_RENDERED) ? c.renderContainer : (x) => x, true, probe)
     }
     case 'containers.get':
       return one(c.renderContainer(c.findContainer(uuid, caller)), params, types)

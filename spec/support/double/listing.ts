@@ -81,57 +81,108 @@ export const compileFilters = (filters: unknown, lookup: Lookup, probe: Row): ((
     const op = rawOp.toLowerCase()
     const attrs = attr === 'any' ? Object.keys(probe).filter((k) => typeof probe[k] === 'string') : Array.isArray(attr) ? attr : [attr]
     for (const a of attrs) if (!lookup(probe, a).found) throw problem(`Invalid attribute '${a}' in filter`)
-    const one = (a: string) => (row: Row): boolean => {
-      const { value: raw, type } = lookup(row, a)
-      const isTime = type === 'datetime'
-      const v = isTime ? asTime(raw) : raw
-      const x = (o: unknown): unknown => (isTime ? asTime(castOperand(type, o, a)) : castOperand(type, o, a))
-      switch (op) {
-        case '=':
-          return operand === null ? raw === null || raw === undefined : equal(v, x(operand))
-        case '!=':
-        case '<>':
-          return operand === null ? raw !== null && raw !== undefined : raw === null || raw === undefined || !equal(v, x(operand))
-        case '<':
-          return v !== null && v !== undefined && compare(v, x(operand)) < 0
-        case '<=':
-          return v !== null && v !== undefined && compare(v, x(operand)) <= 0
-        case '>':
-          return v !== null && v !== undefined && compare(v, x(operand)) > 0
-        case '>=':
-          return v !== null && v !== undefined && compare(v, x(operand)) >= 0
-        case 'in':
-        case 'not in': {
-          if (!Array.isArray(operand)) throw problem(`Invalid operand type '${typeof operand}' for '${op}' operator in filters`)
-          const hit = operand.some((o) => equal(v, x(o)))
-          return op === 'in' ? hit : !hit && raw !== null && raw !== undefined
+    const one = (a: string) => {
+      // the operand as JSON text, per attribute type: worked out once, not per row. An operand
+      // that does not cast (a bad integer) is left to the per-row path, which throws as before.
+      const operandJson = new Map<string, string>()
+      const operandSets = new Map<string, Set<string> | null>()
+      return (row: Row): boolean => {
+        const { value: raw, type } = lookup(row, a)
+        const isTime = type === 'datetime'
+        const v = isTime ? asTime(raw) : raw
+        const x = (o: unknown): unknown => (isTime ? asTime(castOperand(type, o, a)) : castOperand(type, o, a))
+        switch (op) {
+          case '=': {
+            if (operand === null) return raw === null || raw === undefined
+            let json = operandJson.get(type)
+            if (json === undefined) operandJson.set(type, (json = JSON.stringify(x(operand))))
+            return JSON.stringify(v) === json
+          }
+          case '!=':
+          case '<>':
+            return operand === null ? raw !== null && raw !== undefined : raw === null || raw === undefined || !equal(v, x(operand))
+          case '<':
+            return v !== null && v !== undefined && compare(v, x(operand)) < 0
+          case '<=':
+            return v !== null && v !== undefined && compare(v, x(operand)) <= 0
+          case '>':
+            return v !== null && v !== undefined && compare(v, x(operand)) > 0
+          case '>=':
+            return v !== null && v !== undefined && compare(v, x(operand)) >= 0
+          case 'in':
+          case 'not in': {
+            if (!Array.isArray(operand)) throw problem(`Invalid operand type '${typeof operand}' for '${op}' operator in filters`)
+            let set = operandSets.get(type)
+            if (set === undefined) {
+              try {
+                set = new Set(operand.map((o) => JSON.stringify(x(o))))
+              } catch {
+                set = null
+              }
+              operandSets.set(type, set)
+            }
+            const hit = set === null ? operand.some((o) => equal(v, x(o))) : set.has(JSON.stringify(v))
+            return op === 'in' ? hit : !hit && raw !== null && raw !== undefined
+          }
+          case 'like':
+          case 'ilike':
+            if (typeof operand !== 'string') throw problem(`Invalid operand type '${typeof operand}' for '${op}' operator in filters`)
+            return typeof raw === 'string' && likeToRegExp(operand, op === 'ilike' ? 'i' : '').test(raw)
+          case 'exists':
+            if (type === 'sub') return (raw !== undefined) === (operand !== false)
+            if (typeof raw === 'object' && raw !== null && typeof operand === 'string') return Object.hasOwn(raw, operand)
+            throw problem(`Invalid 'exists' filter on '${a}'`)
+          case 'contains': {
+            if (!Array.isArray(raw)) return false
+            const wanted = Array.isArray(operand) ? operand : [operand]
+            return wanted.every((w) => raw.some((r) => equal(r, w)))
+          }
+          case 'is_a': {
+            const kinds = (Array.isArray(operand) ? operand : [operand]) as Array<unknown>
+            const infixes: Record<string, string> = { 'arvados#collection': '4zz18', 'arvados#containerRequest': 'xvhdp', 'arvados#container': 'dz642', 'arvados#group': 'j7d0g', 'arvados#user': 'tpzed' }
+            return typeof raw === 'string' && kinds.some((k) => typeof k === 'string' && raw.slice(6, 11) === infixes[k])
+          }
+          default:
+            throw problem(`Invalid operator '${rawOp}' in filter`)
         }
-        case 'like':
-        case 'ilike':
-          if (typeof operand !== 'string') throw problem(`Invalid operand type '${typeof operand}' for '${op}' operator in filters`)
-          return typeof raw === 'string' && likeToRegExp(operand, op === 'ilike' ? 'i' : '').test(raw)
-        case 'exists':
-          if (type === 'sub') return (raw !== undefined) === (operand !== false)
-          if (typeof raw === 'object' && raw !== null && typeof operand === 'string') return Object.hasOwn(raw, operand)
-          throw problem(`Invalid 'exists' filter on '${a}'`)
-        case 'contains': {
-          if (!Array.isArray(raw)) return false
-          const wanted = Array.isArray(operand) ? operand : [operand]
-          return wanted.every((w) => raw.some((r) => equal(r, w)))
-        }
-        case 'is_a': {
-          const kinds = (Array.isArray(operand) ? operand : [operand]) as Array<unknown>
-          const infixes: Record<string, string> = { 'arvados#collection': '4zz18', 'arvados#containerRequest': 'xvhdp', 'arvados#container': 'dz642', 'arvados#group': 'j7d0g', 'arvados#user': 'tpzed' }
-          return typeof raw === 'string' && kinds.some((k) => typeof k === 'string' && raw.slice(6, 11) === infixes[k])
-        }
-        default:
-          throw problem(`Invalid operator '${rawOp}' in filter`)
       }
     }
     const fs = attrs.map(one)
     return attr === 'any' || Array.isArray(attr) ? (row) => fs.some((g) => g(row)) : (fs[0] as (row: Row) => boolean)
   })
   return (row) => preds.every((p) => p(row))
+}
+
+/** The rows whose `attr` is a given string, from an index; undefined when `attr` has none. */
+export type IndexOf = (attr: string) => ((key: string) => ReadonlyArray<Row>) | undefined
+
+/**
+ * The rows that may match `filters`: when a filter is `=` a string or `in` a list of strings on
+ * an attribute with an index, the rows the index gives for it (the smallest such set, as every
+ * filter must hold); undefined when no filter can use one (test every row). It never decides a
+ * match: the compiled filters are still applied to what it returns, so answers do not change.
+ */
+export const narrow = (filters: unknown, indexOf: IndexOf): ReadonlyArray<Row> | undefined => {
+  if (!Array.isArray(filters)) return undefined
+  let best: ReadonlyArray<Row> | undefined
+  for (const f of filters as Array<unknown>) {
+    if (!Array.isArray(f) || f.length !== 3 || typeof f[0] !== 'string' || typeof f[1] !== 'string') continue
+    const op = f[1].toLowerCase()
+    const operand: unknown = f[2]
+    const keys = op === '=' && typeof operand === 'string' ? [operand] : op === 'in' && Array.isArray(operand) && operand.every((o) => typeof o === 'string') ? (operand as Array<string>) : undefined
+    if (keys === undefined) continue
+    const index = indexOf(f[0])
+    if (index === undefined) continue
+    let rows: ReadonlyArray<Row>
+    if (keys.length === 1) rows = index(keys[0]!)
+    else {
+      const found = new Set<Row>()
+      for (const k of new Set(keys)) for (const r of index(k)) found.add(r)
+      rows = [...found]
+    }
+    if (best === undefined || rows.length < best.length) best = rows
+  }
+  return best
 }
 
 /** Parses `order` (array or comma-separated string); unknown attributes are dropped; tiebreak appended. */

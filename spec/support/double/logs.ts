@@ -29,7 +29,7 @@ export interface LogAnswer {
 
 const fromCollection = (cluster: Cluster.Cluster, pdh: unknown, file: string): Buffer | undefined => {
   if (typeof pdh !== 'string') return undefined
-  const coll = [...cluster.collections.values()].find((c) => c['portable_data_hash'] === pdh)
+  const coll = cluster.collectionByPdh(pdh)
   if (coll === undefined) return undefined
   const entry = Manifest.files(coll['manifest_text'] as string).files.find((f) => f.path === file)
   return entry === undefined ? undefined : cluster.readFile(entry)
