@@ -124,14 +124,38 @@ const preload = Path.join(work, 'usage-preload.mjs')
 Fs.writeFileSync(
   preload,
   `import * as Fs from 'node:fs'
+import * as Dc from 'node:diagnostics_channel'
+import * as V8 from 'node:v8'
 const out = process.env.CRUNCH_BENCH_USAGE
 let peak = 0
-const sample = () => { const m = process.memoryUsage(); peak = Math.max(peak, m.heapUsed + m.external) }
-setInterval(sample, 100).unref()
+// v8.getHeapStatistics is cheap; process.memoryUsage() reads /proc and cost ~0.1 ms of the runner's CPU per sample
+const sample = () => { const h = V8.getHeapStatistics(); peak = Math.max(peak, h.used_heap_size + h.external_memory) }
+setInterval(sample, 250).unref()
+// HTTP connections opened and requests sent through undici (the API, Keep and live-log clients)
+let connections = 0
+let requests = 0
+Dc.subscribe('undici:client:connected', () => connections++)
+Dc.subscribe('undici:request:create', () => requests++)
+/** CPU ms of each thread of this process by its name (main thread: node), from /proc */
+const threads = () => {
+  const byName = {}
+  try {
+    const ticks = Number(process.env.CRUNCH_BENCH_CLK_TCK) || 100
+    for (const tid of Fs.readdirSync('/proc/self/task')) {
+      const stat = Fs.readFileSync('/proc/self/task/' + tid + '/stat', 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / ticks
+      const key = tid === String(process.pid) ? 'main' : name
+      byName[key] = (byName[key] ?? 0) + ms
+    }
+  } catch {}
+  return byName
+}
 if (out) process.on('exit', () => {
   sample()
   const c = process.cpuUsage()
-  Fs.writeFileSync(out, JSON.stringify({ userUs: c.user, systemUs: c.system, maxRssKb: process.resourceUsage().maxRSS, peakHeapBytes: peak }))
+  Fs.writeFileSync(out, JSON.stringify({ userUs: c.user, systemUs: c.system, maxRssKb: process.resourceUsage().maxRSS, peakHeapBytes: peak, connections, requests, threads: threads() }))
 })
 `,
 )
@@ -141,6 +165,11 @@ interface Usage {
   readonly cpuMs: number
   readonly maxRssMb: number
   readonly peakHeapMb: number
+  /** HTTP connections opened and requests sent by the runner's undici clients */
+  readonly connections: number
+  readonly requests: number
+  /** CPU ms by thread (`main`, and the others by name: V8 workers, libuv pool, workers), from /proc at exit */
+  readonly threads: Readonly<Record<string, number>>
   /** /usr/bin/time -v: the runner and its children (esbuild) */
   readonly treeCpuMs: number | undefined
   readonly treeMaxRssMb: number | undefined
@@ -208,6 +237,7 @@ const runCli = (double: Double, n: number, tag: string): Promise<Ran> => {
     CRUNCH_ROLE: '',
     CRUNCH_DISPATCHER: '',
     CRUNCH_BENCH_USAGE: usageFile,
+    CRUNCH_BENCH_CLK_TCK: String(clockTicks),
   }
   const prof = CPU_PROF !== undefined && (tag === 'fresh' || tag === 'reused') ? ['--cpu-prof', '--cpu-prof-dir', Path.resolve(CPU_PROF), '--cpu-prof-name', `runner-${tag}.cpuprofile`] : []
   const nodeArgs = [...prof, '--import', preload, bin, 'run', script, '--n', String(n), '--dispatcher', 'crunch', '--progress', 'json']
@@ -223,11 +253,14 @@ const runCli = (double: Double, n: number, tag: string): Promise<Ran> => {
     child.on('close', (code) => {
       const wallMs = performance.now() - t0
       try {
-        const u = JSON.parse(Fs.readFileSync(usageFile, 'utf8')) as { userUs: number; systemUs: number; maxRssKb: number; peakHeapBytes: number }
+        const u = JSON.parse(Fs.readFileSync(usageFile, 'utf8')) as { userUs: number; systemUs: number; maxRssKb: number; peakHeapBytes: number; connections: number; requests: number; threads: Record<string, number> }
         const t = hasTime ? parseTime(Fs.readFileSync(timeFile, 'utf8')) : undefined
         resolve({
           code, stdout, stderr, wallMs,
-          usage: { cpuMs: (u.userUs + u.systemUs) / 1000, maxRssMb: u.maxRssKb / 1024, peakHeapMb: u.peakHeapBytes / 2 ** 20, treeCpuMs: t?.cpuMs, treeMaxRssMb: t?.maxRssMb },
+          usage: {
+            cpuMs: (u.userUs + u.systemUs) / 1000, maxRssMb: u.maxRssKb / 1024, peakHeapMb: u.peakHeapBytes / 2 ** 20, connections: u.connections, requests: u.requests, threads: u.threads,
+            treeCpuMs: t?.cpuMs, treeMaxRssMb: t?.maxRssMb,
+          },
         })
       } catch (e) {
         reject(new Error(`the runner left no usage report (exit ${String(code)}): ${e instanceof Error ? e.message : String(e)}\n${stderr.slice(-3000)}`))
@@ -244,7 +277,9 @@ const labelOf = (r: RecordedRequest): string => {
   const body = r.body as Record<string, unknown> | undefined
   const override = r.headers['x-http-method-override']
   const asGet = r.method === 'POST' && (body?.['_method'] === 'GET' || r.query['_method'] === 'GET' || (typeof override === 'string' && override.toUpperCase() === 'GET'))
-  return `${asGet ? 'GET(POST)' : r.method} ${r.path}`
+  // one group per route: uuids, portable data hashes and log file names become placeholders
+  const path = r.path.replace(/[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{15}/g, '{uuid}').replace(/[0-9a-f]{32}\+\d+/g, '{pdh}').replace(/(\/log\/\{uuid\}\/).+$/, '$1{file}')
+  return `${asGet ? 'GET(POST)' : r.method} ${path}`
 }
 
 const group = (rs: ReadonlyArray<RecordedRequest>, label: (r: RecordedRequest) => string): ReadonlyArray<readonly [string, number]> => {
@@ -476,6 +511,8 @@ const main = async (): Promise<void> => {
         ['runner CPU ms / call', ...runs.map((m) => f2(m.usage.cpuMs / m.calls))],
         [`runner CPU ms / call, marginal (minus N=${SMALL})`, ...runs.map((m) => f2(marginal(m)))],
         ['runner CPU incl. children (time -v)', ...runs.map((m) => opt(m.usage.treeCpuMs, s1))],
+        ['runner HTTP requests sent (undici)', ...runs.map((m) => String(m.usage.requests))],
+        ['runner HTTP connections opened', ...runs.map((m) => String(m.usage.connections))],
         ['runner peak RSS', ...runs.map((m) => `${f1(m.usage.maxRssMb)} MiB`)],
         ['runner peak heap+external (sampled)', ...runs.map((m) => `${f1(m.usage.peakHeapMb)} MiB`)],
         ['containers CPU ms / container', ...runs.map((m) => (m.containersStarted === 0 ? '-' : opt(m.containersCpuMs, (x) => f1(x / m.containersStarted))))],
@@ -487,6 +524,7 @@ const main = async (): Promise<void> => {
     console.log(`\n${m.name} run, API requests by method + path (per call):`)
     for (const [k, v] of m.apiGroups) console.log(`  ${String(v).padStart(6)}  ${f2(v / m.calls).padStart(6)}  ${k}`)
     console.log(`  Keep: ${m.keepGroups.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`)
+    console.log(`  runner CPU by thread: ${Object.entries(m.usage.threads).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${s1(v)}`).join(', ')}`)
     console.log(`  arrivals at the double: ${m.timeline}`)
     console.log(`  ${m.summary}`)
   }
