@@ -85,13 +85,16 @@ export type ContainerRequestAttributes = Attributes<typeof Resources.ContainerRe
  * - `ensure_unique_name`: let the server rename on a name clash (collections).
  * - `createId`: the identifying property's value (default: a fresh random id). Reusing the
  *   same id across program runs makes a create idempotent across runs too.
+ * - `select`: only these fields in the answer (the API's `select` on create): a smaller answer
+ *   to read and decode when the caller needs a few fields of a large object.
  *
  * @category models
  * @since 0.1.0
  */
-export interface CreateOptions {
+export interface CreateOptions<K extends string = never> {
   readonly ensure_unique_name?: boolean
   readonly createId?: string
+  readonly select?: ReadonlyArray<K>
 }
 
 /**
@@ -126,7 +129,10 @@ export interface Readable<Res> {
  */
 export interface ArvadosClient {
   readonly containerRequests: Readable<typeof Resources.ContainerRequest> & {
-    readonly create: (attrs: ContainerRequestAttributes, options?: CreateOptions) => TE.TaskEither<ApiError.ApiError, Resources.ContainerRequest>
+    readonly create: <K extends Resources.Field<typeof Resources.ContainerRequest> = never>(
+      attrs: ContainerRequestAttributes,
+      options?: CreateOptions<K>,
+    ) => TE.TaskEither<ApiError.ApiError, Item<typeof Resources.ContainerRequest, K>>
     readonly update: (uuid: string, attrs: ContainerRequestAttributes) => TE.TaskEither<ApiError.ApiError, Resources.ContainerRequest>
     readonly delete: (uuid: string) => TE.TaskEither<ApiError.ApiError, Resources.ContainerRequest>
   }
@@ -137,7 +143,10 @@ export interface ArvadosClient {
     readonly update: (uuid: string, attrs: Attributes<typeof Resources.Container>) => TE.TaskEither<ApiError.ApiError, Resources.Container>
   }
   readonly collections: Readable<typeof Resources.Collection> & {
-    readonly create: (attrs: Attributes<typeof Resources.Collection>, options?: CreateOptions) => TE.TaskEither<ApiError.ApiError, Resources.Collection>
+    readonly create: <K extends Resources.Field<typeof Resources.Collection> = never>(
+      attrs: Attributes<typeof Resources.Collection>,
+      options?: CreateOptions<K>,
+    ) => TE.TaskEither<ApiError.ApiError, Item<typeof Resources.Collection, K>>
     readonly update: (uuid: string, attrs: Attributes<typeof Resources.Collection>) => TE.TaskEither<ApiError.ApiError, Resources.Collection>
     /** Trashes the collection (`DELETE`). */
     readonly delete: (uuid: string) => TE.TaskEither<ApiError.ApiError, Resources.Collection>
@@ -353,6 +362,18 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
 
   const listCodec = <A>(item: t.Type<A, unknown, unknown>) => Resources.list(item) as unknown as t.Type<Resources.List<A>, unknown, unknown>
 
+  /** codecs of selected fields (and their lists), made once per resource and selection: a large run makes thousands of calls with the same few */
+  const picked = new Map<string, { readonly item: t.Type<unknown, unknown, unknown>; readonly list: t.Type<unknown, unknown, unknown> }>()
+  const pickOf = <C extends t.Props, R extends t.Props>(res: Resources.Resource<C, R>, select: ReadonlyArray<string>): { readonly item: t.Type<unknown, unknown, unknown>; readonly list: t.Type<unknown, unknown, unknown> } => {
+    const key = `${res.name}\u0000${select.join('\u0000')}`
+    let p = picked.get(key)
+    if (p === undefined) {
+      const item = Resources.pick(res, select as unknown as ReadonlyArray<Resources.Field<Resources.Resource<C, R>>>) as unknown as t.Type<unknown, unknown, unknown>
+      picked.set(key, (p = { item, list: listCodec(item) as unknown as t.Type<unknown, unknown, unknown> }))
+    }
+    return p
+  }
+
   const listParams = (params: ListParams): Record<string, Request.Param> => ({
     filters: params.filters,
     order: params.order,
@@ -381,14 +402,14 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
   const readable = <C extends t.Props, R extends t.Props>(res: Resources.Resource<C, R>, exact = false): Readable<Resources.Resource<C, R>> => {
     type Res = Resources.Resource<C, R>
     const full = Resources.codec(res, exact)
-    const itemCodec = (select: ReadonlyArray<string> | undefined): t.Type<unknown, unknown, unknown> =>
-      (select === undefined ? full : Resources.pick(res, select)) as unknown as t.Type<unknown, unknown, unknown>
+    const fullList = listCodec(full) as unknown as t.Type<unknown, unknown, unknown>
+    const listCodecOf = (select: ReadonlyArray<string> | undefined): t.Type<unknown, unknown, unknown> => (select === undefined ? fullList : pickOf(res, select).list)
     const list = <K extends Resources.Field<Res> = never>(params: ListParams<K> = {}): TE.TaskEither<ApiError.ApiError, Resources.List<Item<Res, K>>> =>
       call({
         method: 'GET',
         path: res.path,
         params: listParams(params),
-        codec: listCodec(itemCodec(params.select)) as t.Type<Resources.List<Item<Res, K>>, unknown, unknown>,
+        codec: listCodecOf(params.select) as t.Type<Resources.List<Item<Res, K>>, unknown, unknown>,
         what: `${res.name} list`,
       })
     const listAll =
@@ -448,18 +469,20 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
    * that may have reached the server, the object is looked up by that property before the
    * next attempt.
    */
-  const create =
-    <C extends t.Props, R extends t.Props>(res: Resources.Resource<C, R>) =>
-    (attrs: Readonly<Record<string, unknown>>, options: CreateOptions = {}): TE.TaskEither<ApiError.ApiError, Resources.TypeOf<Resources.Resource<C, R>>> =>
+  const create = <C extends t.Props, R extends t.Props>(res: Resources.Resource<C, R>) => {
+    const whole = Resources.codec(res)
+    return <K extends string = never>(attrs: Readonly<Record<string, unknown>>, options: CreateOptions<K> = {}): TE.TaskEither<ApiError.ApiError, Item<Resources.Resource<C, R>, K>> =>
     async () => {
-      const full = Resources.codec(res)
+      type Out = Item<Resources.Resource<C, R>, K>
+      const select = options.select === undefined ? undefined : [...new Set<string>([...options.select, 'uuid'])]
+      const full = (select === undefined ? whole : pickOf(res, select).item) as unknown as t.Type<Out, unknown, unknown>
       const createId = options.createId ?? Crypto.randomUUID()
       const given = attrs['properties']
       const properties = { ...(typeof given === 'object' && given !== null ? (given as Record<string, unknown>) : {}), [CREATE_ID_PROPERTY]: createId }
       const p = Request.prepare({
         method: 'POST',
         path: res.path,
-        params: { ensure_unique_name: options.ensure_unique_name },
+        params: { ensure_unique_name: options.ensure_unique_name, select },
         wrapper: res.wrapper,
         body: { ...attrs, properties },
       })
@@ -471,19 +494,20 @@ export const make = (config: Config.Config, options: Options = {}): ArvadosClien
             method: 'GET',
             path: res.path,
             params: { filters: [[`properties.${CREATE_ID_PROPERTY}`, '=', createId]], select: ['uuid'], limit: 2 },
-            codec: listCodec(Resources.pick(res, ['uuid'])),
+            codec: pickOf(res, ['uuid']).list as t.Type<Resources.List<{ readonly uuid?: unknown }>, unknown, unknown>,
             what: `${res.name} list`,
             requestId: `${requestId}-lookup${n - 1}`,
           })()
           if (E.isLeft(found)) return { _tag: 'Done', value: found }
           const first = found.right.items[0] as { readonly uuid?: unknown } | undefined
           if (first !== undefined && typeof first.uuid === 'string') {
-            return { _tag: 'Done', value: await call({ method: 'GET', path: `${res.path}/${Request.segment(first.uuid)}`, codec: full, what: res.name })() }
+            return { _tag: 'Done', value: await call({ method: 'GET', path: `${res.path}/${Request.segment(first.uuid)}`, params: { select }, codec: full, what: res.name })() }
           }
         }
         return attempt(p, 'POST', requestId, n, left, full, res.name)
       })
     }
+  }
 
   const currentOf = <C extends t.Props, R extends t.Props>(res: Resources.Resource<C, R>, exact = false) => {
     const full = Resources.codec(res, exact)
