@@ -222,72 +222,107 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
  * Sends one request through `dispatcher` and reads its body within `limits`; a success body
  * is kept up to `maxBodyBytes`. Never rejects.
  *
+ * Written on undici's handler interface (`dispatch`) rather than `request`: the body arrives
+ * as chunks to a callback, with no stream, async iterator or AbortController per request; the
+ * deadline and the caller's signal abort through the request's own controller. This is the
+ * cost every API and Keep request pays, thousands of times in a large run.
+ *
  * @category interpreters
  * @since 0.1.0
  */
-export const exchange = async (
+export const exchange = (
   dispatcher: Dispatcher,
   request: { readonly origin: string; readonly path: string; readonly method: Dispatcher.HttpMethod; readonly headers: Readonly<Record<string, string>>; readonly body?: string | Buffer },
   limits: Limits & { readonly maxBodyBytes: number },
   signal?: AbortSignal,
-): Promise<Outcome> => {
-  // a signal that fired before this exchange began does not stop it (see `retrying`)
-  const live = signal?.aborted === true ? undefined : signal
-  const aborted = (): boolean => live?.aborted === true
-  const controller = new AbortController()
-  let timedOut = false
-  const timer = setTimeout(() => {
-    timedOut = true
-    controller.abort()
-  }, limits.deadlineMs)
-  const onAbort = (): void => controller.abort()
-  live?.addEventListener('abort', onAbort, { once: true })
-  const ended = (e: unknown): Outcome => {
-    if (aborted()) return { _tag: 'Cancelled' }
-    if (timedOut) return { _tag: 'NoResponse', code: DEADLINE_CODE, reason: `no complete response within ${seconds(limits.deadlineMs)}` }
-    const code = codeOf(e)
-    return { _tag: 'NoResponse', code, reason: code ?? (e instanceof Error ? e.message.split('\n')[0]! : 'unknown failure') }
-  }
-  try {
-    const res = await dispatcher.request({
-      origin: request.origin,
-      path: request.path,
-      method: request.method,
-      headers: request.headers,
-      signal: controller.signal,
-      ...(request.body === undefined ? {} : { body: request.body }),
-    })
-    const ok = res.statusCode >= 200 && res.statusCode < 300
-    const cap = ok ? limits.maxBodyBytes : limits.maxErrorBodyBytes
-    const chunks: Array<Buffer> = []
+): Promise<Outcome> =>
+  new Promise<Outcome>((resolve) => {
+    // a signal that fired before this exchange began does not stop it (see `retrying`)
+    const live = signal?.aborted === true ? undefined : signal
+    let settled = false
+    let timedOut = false
+    let controller: Dispatcher.DispatchController | undefined
+    /** an abort asked for before the request reached a connection: done when it does */
+    let abortWanted = false
+    let status = 0
+    let headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>> = {}
+    let ok = false
+    let cap = limits.maxBodyBytes
+    let chunks: Array<Buffer> = []
     let kept = 0
     let tooLarge = false
-    try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+
+    const abort = (): void => {
+      if (controller === undefined) abortWanted = true
+      else if (!controller.aborted) controller.abort(new Error('aborted by arvados-crunch'))
+    }
+    const settle = (o: Outcome): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      live?.removeEventListener('abort', onAbort)
+      chunks = []
+      resolve(o)
+    }
+    const failed = (e: unknown): void => {
+      if (live?.aborted === true) return settle({ _tag: 'Cancelled' })
+      if (timedOut) return settle({ _tag: 'NoResponse', code: DEADLINE_CODE, reason: `no complete response within ${seconds(limits.deadlineMs)}` })
+      const code = codeOf(e)
+      settle({ _tag: 'NoResponse', code, reason: code ?? (e instanceof Error ? e.message.split('\n')[0]! : 'unknown failure') })
+    }
+    const onAbort = (): void => {
+      abort()
+      settle({ _tag: 'Cancelled' })
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      abort()
+      failed(undefined)
+    }, limits.deadlineMs)
+    live?.addEventListener('abort', onAbort, { once: true })
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart: (c) => {
+        controller = c
+        if (abortWanted || settled) c.abort(new Error('aborted by arvados-crunch'))
+      },
+      onResponseStart: (_c, statusCode, responseHeaders) => {
+        // informational answers (1xx) come before the real one
+        if (statusCode < 200) return
+        status = statusCode
+        headers = responseHeaders as Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+        ok = statusCode >= 200 && statusCode < 300
+        cap = ok ? limits.maxBodyBytes : limits.maxErrorBodyBytes
+      },
+      onResponseData: (c, chunk) => {
+        if (settled || tooLarge) return
         if (kept + chunk.length > cap) {
+          // the rest is dropped with its connection, never read
           chunks.push(chunk.subarray(0, cap - kept))
           kept = cap
           tooLarge = true
-          break
+          const body = Buffer.concat(chunks, kept)
+          settle({ _tag: 'Response', status, headers, body, tooLarge: ok })
+          c.abort(new Error('body over its cap'))
+          return
         }
         chunks.push(chunk)
         kept += chunk.length
-      }
-    } finally {
-      // an unread rest (a huge error body) is dropped with its connection, never read
-      if (tooLarge || !res.body.readableEnded) res.body.destroy()
+      },
+      onResponseEnd: () => {
+        if (settled) return
+        // an error body cut at its cap is still a usable error: only a success body is "too large"
+        // copied: a chunk is a view of the socket's read buffer, which a kept body must not pin
+        settle({ _tag: 'Response', status, headers, body: Buffer.concat(chunks, kept), tooLarge: false })
+      },
+      onResponseError: (_c, e) => failed(e),
     }
-    if (aborted()) return { _tag: 'Cancelled' }
-    if (timedOut) return ended(undefined)
-    // an error body cut at its cap is still a usable error: only a success body is "too large"
-    return { _tag: 'Response', status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks, kept), tooLarge: ok && tooLarge }
-  } catch (e) {
-    return ended(e)
-  } finally {
-    clearTimeout(timer)
-    live?.removeEventListener('abort', onAbort)
-  }
-}
+    try {
+      dispatcher.dispatch({ origin: request.origin, path: request.path, method: request.method, headers: request.headers, ...(request.body === undefined ? {} : { body: request.body }) }, handler)
+    } catch (e) {
+      failed(e)
+    }
+  })
 
 /**
  * Runs `step` until it is `Done`, attempts or the time budget run out, or `signal` aborts;
