@@ -45,7 +45,9 @@
  * container runs: the double ends each container Complete at once with the result file the work
  * role would have written, computed here from the call file — for the runner's own CPU and
  * memory at large N, e.g. `--n 10000 --instant`; implies no baseline), `--cpu-prof DIR` (V8 CPU profiles of the
- * runner in the fresh and reused runs, `runner-fresh.cpuprofile` and `runner-reused.cpuprofile`).
+ * runner in the fresh and reused runs, `runner-fresh.cpuprofile` and `runner-reused.cpuprofile`; the
+ * profiler's own thread then adds to the runner's CPU), `--node-flags "FLAGS"` (extra node flags for
+ * every runner, e.g. `--max-semi-space-size=16`).
  */
 import * as ChildProcess from 'node:child_process'
 import * as Fs from 'node:fs'
@@ -71,6 +73,8 @@ const TRICKLE = argv.includes('--trickle')
 const INSTANT = argv.includes('--instant')
 /** `--cpu-prof DIR`: the runner of the fresh and reused runs writes a V8 CPU profile there */
 const CPU_PROF = option('--cpu-prof')
+/** `--node-flags "..."`: extra node flags for the runner (e.g. V8 GC flags, to see where its CPU goes) */
+const NODE_FLAGS = (option('--node-flags') ?? '').split(' ').filter((f) => f !== '')
 const SMALL = 10
 if (!Number.isInteger(N) || N < 1) throw new Error(`--n must be a positive whole number, not ${String(option('--n'))}`)
 if (!Number.isInteger(POLL_MS) || POLL_MS < 100) throw new Error('--poll-ms must be a whole number >= 100')
@@ -161,8 +165,9 @@ if (out) process.on('exit', () => {
 )
 
 interface Usage {
-  /** the runner's node process */
+  /** the runner's node process: user + system, and system alone */
   readonly cpuMs: number
+  readonly sysMs: number
   readonly maxRssMb: number
   readonly peakHeapMb: number
   /** HTTP connections opened and requests sent by the runner's undici clients */
@@ -240,7 +245,7 @@ const runCli = (double: Double, n: number, tag: string): Promise<Ran> => {
     CRUNCH_BENCH_CLK_TCK: String(clockTicks),
   }
   const prof = CPU_PROF !== undefined && (tag === 'fresh' || tag === 'reused') ? ['--cpu-prof', '--cpu-prof-dir', Path.resolve(CPU_PROF), '--cpu-prof-name', `runner-${tag}.cpuprofile`] : []
-  const nodeArgs = [...prof, '--import', preload, bin, 'run', script, '--n', String(n), '--dispatcher', 'crunch', '--progress', 'json']
+  const nodeArgs = [...NODE_FLAGS, ...prof, '--import', preload, bin, 'run', script, '--n', String(n), '--dispatcher', 'crunch', '--progress', 'json']
   const [cmd, args] = hasTime ? [TIME, ['-v', '-o', timeFile, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs]
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
@@ -258,7 +263,7 @@ const runCli = (double: Double, n: number, tag: string): Promise<Ran> => {
         resolve({
           code, stdout, stderr, wallMs,
           usage: {
-            cpuMs: (u.userUs + u.systemUs) / 1000, maxRssMb: u.maxRssKb / 1024, peakHeapMb: u.peakHeapBytes / 2 ** 20, connections: u.connections, requests: u.requests, threads: u.threads,
+            cpuMs: (u.userUs + u.systemUs) / 1000, sysMs: u.systemUs / 1000, maxRssMb: u.maxRssKb / 1024, peakHeapMb: u.peakHeapBytes / 2 ** 20, connections: u.connections, requests: u.requests, threads: u.threads,
             treeCpuMs: t?.cpuMs, treeMaxRssMb: t?.maxRssMb,
           },
         })
@@ -445,6 +450,12 @@ const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<st
   return [line(head), `|${w.map((x, i) => (i === 0 ? '-'.repeat(x + 2) : '-'.repeat(x + 1) + ':')).join('|')}|`, ...rows.map(line)].join('\n')
 }
 
+const threadLine = (u: Usage): string =>
+  Object.entries(u.threads)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${s1(v)}`)
+    .join(', ')
+
 const main = async (): Promise<void> => {
   const t0 = Date.now()
   console.log(`crunch dispatcher bench: fan-out of ${N} + gather (${N + 1} calls) on the Arvados double${TRICKLE ? ' running two containers at a time (--trickle)' : ''}${INSTANT ? ' ending containers at once without running them (--instant)' : ''}; CRUNCH_POLL_MS=${POLL_MS}; node ${process.version}; ${Os.cpus().length} cpus, ${Math.round(Os.totalmem() / 2 ** 30)} GiB`)
@@ -465,7 +476,7 @@ const main = async (): Promise<void> => {
   } finally {
     await smallDouble.stop()
   }
-  console.log(`small run (N=${SMALL}): runner CPU ${f1(small.usage.cpuMs)} ms${small.usage.treeCpuMs === undefined ? '' : ` (with children ${f1(small.usage.treeCpuMs)} ms)`}, wall ${s1(small.wallMs)}`)
+  console.log(`small run (N=${SMALL}): runner CPU ${f1(small.usage.cpuMs)} ms${small.usage.treeCpuMs === undefined ? '' : ` (with children ${f1(small.usage.treeCpuMs)} ms)`}, wall ${s1(small.wallMs)}; by thread: ${threadLine(small.usage)}`)
 
   // 2-4. fresh, reused, baseline on one double
   const double = await startDouble(doubleOptions(TRICKLE ? { maxRunning: 2 } : {}))
@@ -509,6 +520,7 @@ const main = async (): Promise<void> => {
         ['Keep requests / call', ...runs.map((m) => f2(m.keep / m.calls))],
         ['runner CPU (node process)', ...runs.map((m) => s1(m.usage.cpuMs))],
         ['runner CPU ms / call', ...runs.map((m) => f2(m.usage.cpuMs / m.calls))],
+        ['  of which system (kernel) ms / call', ...runs.map((m) => f2(m.usage.sysMs / m.calls))],
         [`runner CPU ms / call, marginal (minus N=${SMALL})`, ...runs.map((m) => f2(marginal(m)))],
         ['runner CPU incl. children (time -v)', ...runs.map((m) => opt(m.usage.treeCpuMs, s1))],
         ['runner HTTP requests sent (undici)', ...runs.map((m) => String(m.usage.requests))],
@@ -524,7 +536,7 @@ const main = async (): Promise<void> => {
     console.log(`\n${m.name} run, API requests by method + path (per call):`)
     for (const [k, v] of m.apiGroups) console.log(`  ${String(v).padStart(6)}  ${f2(v / m.calls).padStart(6)}  ${k}`)
     console.log(`  Keep: ${m.keepGroups.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`)
-    console.log(`  runner CPU by thread: ${Object.entries(m.usage.threads).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${s1(v)}`).join(', ')}`)
+    console.log(`  runner CPU by thread: ${threadLine(m.usage)}`)
     console.log(`  arrivals at the double: ${m.timeline}`)
     console.log(`  ${m.summary}`)
   }
