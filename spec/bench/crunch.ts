@@ -75,6 +75,9 @@ const INSTANT = argv.includes('--instant')
 const CPU_PROF = option('--cpu-prof')
 /** `--node-flags "..."`: extra node flags for the runner (e.g. V8 GC flags, to see where its CPU goes) */
 const NODE_FLAGS = (option('--node-flags') ?? '').split(' ').filter((f) => f !== '')
+/** `--heap-snapshot-mb M`: each runner writes one heap snapshot into its home directory under the bench's temp dir (kept with `--keep`) when its heap + external memory first passes M MiB */
+const HEAP_SNAPSHOT_MB = option('--heap-snapshot-mb')
+const KEEP_WORK = argv.includes('--keep')
 const SMALL = 10
 if (!Number.isInteger(N) || N < 1) throw new Error(`--n must be a positive whole number, not ${String(option('--n'))}`)
 if (!Number.isInteger(POLL_MS) || POLL_MS < 100) throw new Error('--poll-ms must be a whole number >= 100')
@@ -133,7 +136,13 @@ import * as V8 from 'node:v8'
 const out = process.env.CRUNCH_BENCH_USAGE
 let peak = 0
 // v8.getHeapStatistics is cheap; process.memoryUsage() reads /proc and cost ~0.1 ms of the runner's CPU per sample
-const sample = () => { const h = V8.getHeapStatistics(); peak = Math.max(peak, h.used_heap_size + h.external_memory) }
+// CRUNCH_BENCH_HEAP_SNAPSHOT_MB=M: one heap snapshot (in the runner's cwd) when heap + external first passes M MiB
+let snapshotAt = Number(process.env.CRUNCH_BENCH_HEAP_SNAPSHOT_MB || Infinity) * 2 ** 20
+const sample = () => {
+  const h = V8.getHeapStatistics()
+  peak = Math.max(peak, h.used_heap_size + h.external_memory)
+  if (peak > snapshotAt) { V8.writeHeapSnapshot(); snapshotAt = Infinity }
+}
 setInterval(sample, 250).unref()
 // HTTP connections opened and requests sent through undici (the API, Keep and live-log clients)
 let connections = 0
@@ -243,6 +252,7 @@ const runCli = (double: Double, n: number, tag: string): Promise<Ran> => {
     CRUNCH_DISPATCHER: '',
     CRUNCH_BENCH_USAGE: usageFile,
     CRUNCH_BENCH_CLK_TCK: String(clockTicks),
+    ...(HEAP_SNAPSHOT_MB === undefined ? {} : { CRUNCH_BENCH_HEAP_SNAPSHOT_MB: HEAP_SNAPSHOT_MB }),
   }
   const prof = CPU_PROF !== undefined && (tag === 'fresh' || tag === 'reused') ? ['--cpu-prof', '--cpu-prof-dir', Path.resolve(CPU_PROF), '--cpu-prof-name', `runner-${tag}.cpuprofile`] : []
   const nodeArgs = [...NODE_FLAGS, ...prof, '--import', preload, bin, 'run', script, '--n', String(n), '--dispatcher', 'crunch', '--progress', 'json']
@@ -551,5 +561,6 @@ const main = async (): Promise<void> => {
 try {
   await main()
 } finally {
-  Fs.rmSync(work, { recursive: true, force: true })
+  if (KEEP_WORK) console.log(`kept ${work}`)
+  else Fs.rmSync(work, { recursive: true, force: true })
 }
