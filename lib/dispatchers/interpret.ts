@@ -86,6 +86,48 @@ interface Gate {
 /** how long pumping synchronous calls may hold the event loop before it yields (Ctrl-C, timers) */
 const YIELD_AFTER_MS = 20
 
+/**
+ * Look-ups of earlier results (`session.lookup`) in flight at once. A found result is read
+ * inside its look-up, so without a bound a re-run of N calls holds N reads in flight at once
+ * (memory grows with N). Waiting look-ups start again only when half of the slots are free,
+ * all in one turn of the event loop, so the executor still batches them (one request per
+ * hundred look-ups, not one per look-up as slots free one by one).
+ */
+const LOOKUPS_IN_FLIGHT = 1000
+
+/** a bound on tasks in flight that refills in bulk (see LOOKUPS_IN_FLIGHT) */
+const bulkGate = (limit: number) => {
+  let active = 0
+  const waiting: Array<(() => void) | undefined> = []
+  let head = 0
+  const release = (): void => {
+    active--
+    if (active > limit / 2) return
+    while (active < limit && head < waiting.length) {
+      const next = waiting[head]!
+      waiting[head++] = undefined
+      active++
+      next()
+    }
+    if (head === waiting.length) {
+      waiting.length = 0
+      head = 0
+    }
+  }
+  return <A>(task: () => Promise<A>): Promise<A> => {
+    const run = (): Promise<A> => {
+      const p = task()
+      p.then(release, release)
+      return p
+    }
+    if (active < limit) {
+      active++
+      return run()
+    }
+    return new Promise<void>((resolve) => waiting.push(resolve)).then(run)
+  }
+}
+
 const now = (): number => Date.now()
 const iso = (ms: number): string => new Date(ms).toISOString()
 
@@ -218,6 +260,7 @@ export const run = async <M extends Module.AnyModule>(
   let settle: () => void = () => undefined
   const allSettled = new Promise<void>((resolve) => (settle = resolve))
   const planOf = Invoke.planner(module)
+  const lookupSlot = bulkGate(LOOKUPS_IN_FLIGHT)
   const workOf = (name: string): Module.AnyWork => module.work[name] as Module.AnyWork
   const declaredOf = (owner: string): t.Mixed | undefined => (owner === 'run' ? module.returns : workOf((states.get(owner)!.node as Graph.CallNode).work).spec.returns)
   const canReuse = (def: Module.AnyWork): boolean => reuse && def.spec.reuse !== false
@@ -489,7 +532,8 @@ export const run = async <M extends Module.AnyModule>(
       const stored = cache.get(node.id)
       if (stored !== undefined) return fromCache(st, node, plan, stored)
       if (session.lookup !== undefined) {
-        return session.lookup(call(st, node, plan)).then((found) => {
+        const lookup = session.lookup
+        return lookupSlot(() => lookup(call(st, node, plan))).then((found) => {
           if (E.isLeft(found)) return fail(st, found.left)
           if (found.right === undefined) return attempt(st, node, plan)
           st.reused = true
