@@ -2,7 +2,8 @@
  * What a crunch run shows of its calls, on the Arvados double (real containers): each executed
  * call's `done` carries the memory, CPU and instance type read from its log collection; the
  * run's stats sum the containers' cost as the double reports it, their running time, and the
- * time reused calls saved; a running call's `ctx.log` lines reach the runner while it runs.
+ * time reused calls saved; a running call's `ctx.log` lines reach the runner while it runs, and
+ * a short call's when it ends, from the log block its usage is read from.
  */
 import * as Fs from 'node:fs'
 import * as Os from 'node:os'
@@ -11,6 +12,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type * as Dispatcher from '../../lib/dispatcher.js'
 import * as Crunch from '../../lib/dispatchers/crunch/index.js'
+import * as LiveLogs from '../../lib/dispatchers/crunch/live-logs.js'
 import { Chatty } from '../fixtures/crunch/chatty.js'
 import { Fanout } from '../fixtures/crunch/fanout.js'
 import { root } from '../support/cli.js'
@@ -103,6 +105,37 @@ test('should hand a running call’s log lines to the runner before the call fin
     // true: the file appeared while the call waited, so its line arrived while it ran
     assert.is(r.right.value, true, seen.join('\n'))
     assert.ok(seen.indexOf('log talk hello from talk') < seen.indexOf('done talk'), seen.join('\n'))
+  } finally {
+    Fs.rmSync(gates, { recursive: true, force: true })
+  }
+})
+
+test('should hand a short call’s log lines on when it ends, from its log block (no log request, one Keep read for lines and usage)', async ({ d, dir }) => {
+  // the gate is there already: the call logs its line and returns at once
+  const gates = Fs.mkdtempSync(Path.join(root.startsWith(Os.tmpdir() + Path.sep) ? '/var/tmp' : Path.join(root, 'spec', 'fixtures', 'crunch'), '.tmp-live-'))
+  try {
+    const gate = Path.join(gates, 'open')
+    Fs.writeFileSync(gate, '')
+    const apiBefore = d.requests.length
+    const keepBefore = d.keepRequests.length
+    const seen: Array<string> = []
+    const r = await dispatcherOf(d, dir, 'chatty.ts').run(Chatty, { gate }, { onEvent: (e) => seen.push(e.type === 'log' ? `log ${e.work} ${e.message}` : `${e.type} ${e.work}`) })()
+    assert.is(r._tag, 'Right', r._tag === 'Left' ? r.left.message : '')
+    const line = seen.indexOf('log talk hello from talk')
+    assert.ok(line >= 0 && line < seen.indexOf('done talk'), seen.join('\n'))
+    // the work role's own lines are not the call's
+    assert.not.ok(seen.some((l) => l.startsWith('log talk arvados-crunch: ')), seen.join('\n'))
+    // the newest (the suite's double ran a talk call before)
+    const talk = [...d.cluster.crs.values()].filter((cr) => String(cr['name']).startsWith('chatty.talk') && cr['state'] === 'Final').pop()
+    const container = d.cluster.containers.get(String(talk?.['container_uuid'])) as Rec | undefined
+    const ranMs = Date.parse(String(container?.['finished_at'])) - Date.parse(String(container?.['started_at']))
+    const logReads = d.requests.slice(apiBefore).filter((q) => q.path.includes('/log/'))
+    if (ranMs < LiveLogs.FIRST_READ_MS) assert.is(logReads.length, 0, `the container ran ${ranMs} ms, yet its log was read ${logReads.length} times`)
+    // the log collection's block (stderr.txt, crunchstat.txt, node.json share it) read once, for the lines and the usage
+    const gets = d.keepRequests.slice(keepBefore).filter((q) => q.method === 'GET').map((q) => q.path.slice(1, 33))
+    const logBlocks = [...new Set([...String((d.cluster.collections.get(String(talk?.['log_uuid'])) as Rec | undefined)?.['manifest_text'] ?? '').matchAll(/ ([0-9a-f]{32})\+/g)].map((m) => m[1]))]
+    assert.is(logBlocks.length, 1, 'the double packs the log files into one block')
+    assert.is(gets.filter((h) => h === logBlocks[0]).length, 1, [logBlocks[0], ...gets].join('\n'))
   } finally {
     Fs.rmSync(gates, { recursive: true, force: true })
   }

@@ -83,6 +83,9 @@ export interface RunnerContext {
 /** container requests being created at once (the client allows 8 requests in flight) */
 const CREATES_IN_FLIGHT = 5
 
+/** the most of a finished call's stderr.txt handed on as log lines at its end (the rest stays in its log collection) */
+const LOG_AT_END_MAX = 8 * 2 ** 20
+
 /** call ids per lookup request (their text stays well under the API's long-GET form limits) */
 const LOOKUP_BATCH = 100
 
@@ -130,6 +133,22 @@ export const describeEnd = (f: Poll.Finished): string => {
   if (f.containerState === 'Complete' && f.exitCode !== 0) return `failed: its container exited with code ${String(f.exitCode)}`
   if (f.outputManifest === undefined) return 'finished without an output collection'
   return `ended in state ${f.containerState ?? 'unknown'}`
+}
+
+/**
+ * Reads blocks from Keep once each: the blocks stay held as long as the source does (one
+ * finished call's log collection, whose small files share a block).
+ */
+const heldBlocks = (keep: Keep.KeepClient): Collection.BlockSource => {
+  const held = new Map<string, Promise<E.Either<Errors.SdkError, Uint8Array>>>()
+  return {
+    readBlock: (l) => {
+      const key = `${l.hash}+${l.size}`
+      const got = held.get(key) ?? keep.get(l)()
+      held.set(key, got)
+      return got
+    },
+  }
 }
 
 const succeeded = (f: Poll.Finished): boolean => f.request.state === 'Final' && f.containerState === 'Complete' && f.exitCode === 0 && f.outputManifest !== undefined
@@ -284,11 +303,12 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
       }
 
       /** the container's stderr.txt after `offset`, from its finished log collection (undefined when it cannot be read) */
-      const logAfter = async (manifestText: string, offset: number): Promise<Uint8Array | undefined> => {
-        const c = Collection.fromManifestText(manifestText, { source: { readBlock: (l) => rc.keep.get(l)() } })
+      const logAfter = async (manifestText: string, offset: number, blocks: Collection.BlockSource): Promise<Uint8Array | undefined> => {
+        const c = Collection.fromManifestText(manifestText, { source: blocks })
         if (E.isLeft(c)) return undefined
         const file = c.right.files.find((x) => x.path === LiveLogs.FILE)
         if (file === undefined || file.size <= offset) return new Uint8Array(0)
+        if (file.size - offset > LOG_AT_END_MAX) return new TextEncoder().encode(`(${file.size - offset} bytes of ${LiveLogs.FILE} not shown here, over ${LOG_AT_END_MAX / 2 ** 20} MiB: read them in the log collection)\n`)
         const bytes = await Collection.readEither(c.right, LiveLogs.FILE, signal)
         return E.isLeft(bytes) ? undefined : bytes.right.subarray(offset)
       }
@@ -323,8 +343,8 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
       }
 
       /** a finished request as the call's outcome, with what its container reported */
-      const outcomeOf = async (node: Graph.CallNode, f: Poll.Finished, reused: boolean): Promise<Executor.Outcome> => {
-        const [o, used] = await Promise.all([outcomeOfRequest(node, f, reused), reused || rc.usage === false ? {} : Usage.read(api, rc.keep, f.request.log_uuid, signal, f.logManifest)])
+      const outcomeOf = async (node: Graph.CallNode, f: Poll.Finished, reused: boolean, logBlocks?: Collection.BlockSource): Promise<Executor.Outcome> => {
+        const [o, used] = await Promise.all([outcomeOfRequest(node, f, reused), reused || rc.usage === false ? {} : Usage.read(api, rc.keep, f.request.log_uuid, signal, f.logManifest, logBlocks)])
         const usage: Executor.Usage = {
           ...used,
           ...(f.startedAt === undefined ? {} : { startedAt: f.startedAt }),
@@ -470,9 +490,11 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         })
         const f = await watcher.wait(uuid, container)
         const logManifest = E.isRight(f) ? f.right.logManifest : undefined
-        await live?.finish(uuid, E.isLeft(f) ? null : f.right.request.container_uuid, logManifest === undefined ? undefined : (offset) => logAfter(logManifest, offset))
+        // crunch-run packs the small log files into one block: read once for the lines and the usage
+        const logBlocks = heldBlocks(rc.keep)
+        await live?.finish(uuid, E.isLeft(f) ? null : f.right.request.container_uuid, logManifest === undefined ? undefined : (offset) => logAfter(logManifest, offset, logBlocks))
         if (E.isLeft(f)) return { _tag: 'Failed', error: f.left, retry: false }
-        return outcomeOf(node, f.right, reused)
+        return outcomeOf(node, f.right, reused, logBlocks)
       }
 
       const close = async (): Promise<void> => {

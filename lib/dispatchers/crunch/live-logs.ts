@@ -7,17 +7,18 @@
  *
  * Bounded: one loop for the run; each tick reads at most `perTick` requests' logs, taking the
  * ready requests in turn, so a run of thousands of calls costs at most `perTick` requests per
- * tick however many run. A log is first read one interval after its container started (calls
- * shorter than that cost no log request): when the event bus tells container states (`bus`,
- * `container`), only containers it said are Running are read; without it, a request is first
- * read one interval after it was watched. Each answer with nothing new (not started: 404, or
+ * tick however many run. A log is first read `FIRST_READ_MS` after its container started (calls
+ * shorter than that cost no log request; their lines come with their finished log): when the
+ * event bus tells container states (`bus`, `container`), only containers it said are Running
+ * are read; without it, a request is first read `FIRST_READ_MS` after it was watched. Each answer with nothing new (not started: 404, or
  * no new bytes) doubles that request's wait (up to 16 intervals) and new bytes bring it back
  * to one interval, so queued and quiet containers cost few requests and chatty ones are
  * followed closely.
- * When a call finishes, its log is read once more (lines written since the last read) only if
- * it was read while running, before the call's outcome is handed on: from its finished log
- * collection when the caller has its manifest (`fromCollection`: Keep reads, no API request),
- * else one request to the endpoint.
+ * When a call finishes, the lines not read yet are handed on before the call's outcome: from its
+ * finished log collection when the caller has its manifest (`fromCollection`: Keep reads, no API
+ * request; the caller shares the log's block with the usage read), else, only for a log that
+ * was read while running, one request to the endpoint. So a call shorter than the first read
+ * costs no log request and its lines still arrive, when it ends.
  *
  * @since 0.2.0
  */
@@ -56,6 +57,8 @@ export interface Options {
   readonly intervalMs: number
   /** log requests per tick at most */
   readonly perTick: number
+  /** how long a container runs before its log is first read, ms (default `FIRST_READ_MS`) */
+  readonly firstReadMs?: number
   /** the file followed */
   readonly file?: string
 }
@@ -68,6 +71,15 @@ export const PER_TICK = 8
 
 /** the longest time between ticks, ms (logs reach the runner within a few seconds) */
 export const MAX_INTERVAL_MS = 2000
+
+/**
+ * How long a container runs before its log is first read, ms. A call that ends sooner costs no
+ * log request: its lines come from its finished log collection (Keep; the block the usage read
+ * fetches anyway) when it ends, sooner than a first read would bring them; a longer one is
+ * followed from then on. (A 1,000-call burst on the double: 143 log requests at one interval,
+ * none at 5 s; docs/performance.md.)
+ */
+export const FIRST_READ_MS = 5000
 
 interface Watched {
   container: string | null
@@ -123,6 +135,7 @@ export const splitLines = (partial: string, text: string): { readonly lines: Rea
 export const make = (options: Options): LiveLogs => {
   const { config } = options
   const file = options.file ?? FILE
+  const firstReadMs = Math.max(options.intervalMs, options.firstReadMs ?? FIRST_READ_MS)
   const agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, headersTimeout: 30_000, bodyTimeout: 30_000, connect: { rejectUnauthorized: !config.insecure, ...(config.ca === undefined ? {} : { ca: config.ca }) } })
   const watched = new Map<string, Watched>()
   let cursor = 0
@@ -197,7 +210,7 @@ export const make = (options: Options): LiveLogs => {
   /** whether a request's log is read at this tick */
   const isReady = (w: Watched, now: number): boolean => {
     if (w.container === null || w.ended) return false
-    if (w.runningSince !== undefined) return now - w.runningSince >= options.intervalMs && now >= w.nextAt
+    if (w.runningSince !== undefined) return now - w.runningSince >= firstReadMs && now >= w.nextAt
     // watched while the bus was live: its Running event will come
     if (liveSince !== undefined && w.watchedAt >= liveSince) return false
     return now >= w.nextAt
@@ -225,7 +238,7 @@ export const make = (options: Options): LiveLogs => {
     watch: (request, container, log) => {
       if (closed) return
       const now = Date.now()
-      const w: Watched = { container, offset: 0, partial: '', read: false, log, watchedAt: now, nextAt: now + options.intervalMs, misses: 0, runningSince: undefined, ended: false }
+      const w: Watched = { container, offset: 0, partial: '', read: false, log, watchedAt: now, nextAt: now + firstReadMs, misses: 0, runningSince: undefined, ended: false }
       watched.set(request, w)
       if (container !== null) learn(request, w, container)
       schedule()
@@ -257,12 +270,13 @@ export const make = (options: Options): LiveLogs => {
       const w = watched.get(request)
       watched.delete(request)
       if (w?.container != null) byContainer.delete(w.container)
-      if (w === undefined || !w.read || closed) return
-      if (container !== null && container !== w.container) return
-      // the rest from the finished log collection (Keep) when it was read, else from the endpoint
+      if (w === undefined || closed) return
+      if (container !== null && w.container !== null && container !== w.container) return
+      // the rest from the finished log collection (Keep) when it was read, else from the endpoint;
+      // a log never read (its container ended before its first read) only from the collection
       const rest = fromCollection === undefined ? undefined : await fromCollection(w.offset).catch(() => undefined)
       if (rest !== undefined) took(w, rest)
-      else await readNew(request, w)
+      else if (w.read) await readNew(request, w)
       if (w.partial !== '') w.log(w.partial.replace(STAMP, ''))
     },
     close: async () => {

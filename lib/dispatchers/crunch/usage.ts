@@ -19,12 +19,14 @@ export const FILES = ['crunchstat.txt', 'node.json'] as const
 /**
  * Peak RSS, CPU seconds and instance type of the container whose log collection is `logUuid`
  * (empty when unknown). `manifestText`, when given, is that collection's signed manifest, already
- * read (with the outputs of a batch of finished requests): then no API request is made.
+ * read (with the outputs of a batch of finished requests): then no API request is made. `blocks`,
+ * when given, reads the blocks (the caller shares one log block between this and the call's
+ * `stderr.txt`).
  *
  * @category interpreters
  * @since 0.2.0
  */
-export const read = async (api: Client.ArvadosClient, keep: Keep.KeepClient, logUuid: string | null, signal: AbortSignal, manifestText?: string): Promise<Executor.Usage> => {
+export const read = async (api: Client.ArvadosClient, keep: Keep.KeepClient, logUuid: string | null, signal: AbortSignal, manifestText?: string, blocks?: Collection.BlockSource): Promise<Executor.Usage> => {
   if (logUuid === null) return {}
   let manifest = manifestText
   if (manifest === undefined) {
@@ -32,7 +34,7 @@ export const read = async (api: Client.ArvadosClient, keep: Keep.KeepClient, log
     if (E.isLeft(got)) return {}
     manifest = got.right.manifest_text ?? ''
   }
-  const c = Collection.fromManifestText(manifest, { source: { readBlock: (l) => keep.get(l)() } })
+  const c = Collection.fromManifestText(manifest, { source: blocks ?? { readBlock: (l) => keep.get(l)() } })
   if (E.isLeft(c)) return {}
   const text = async (name: string): Promise<string | undefined> => {
     if (!c.right.files.some((f) => f.path === name)) return undefined
