@@ -262,7 +262,7 @@ export const make = (config: Config.Config, options: Options = {}): KeepClient =
   const cancelled = (block: string, requestId: string, log: ReadonlyArray<Attempt>): KeepError =>
     error('ARV_CANCELLED', `the Keep request for block ${block} was cancelled (request ${requestId})`, block, log, 'the run was cancelled (Ctrl-C or its AbortSignal)')
   const limit = Limiter.make(concurrency)
-  const newRequestId = (): string => Request.requestId(Crypto.randomBytes(20), options.requestIdPrefix ?? 'req-')
+  const newRequestId = Request.requestIds((n) => Crypto.randomBytes(n), options.requestIdPrefix ?? 'req-')
 
   let servicesPromise: Promise<E.Either<KeepError, ReadonlyArray<Service>>> | undefined
   const services = (): TE.TaskEither<KeepError, ReadonlyArray<Service>> => () => {

@@ -85,6 +85,20 @@ ids('should be the prefix and 20 base-36 characters', () => {
   assert.match(id, /^req-[0-9a-z]{20}$/)
   assert.match(Request.requestId(new Uint8Array(20), 'crunch-'), /^crunch-0{20}$/)
 })
+ids('should draw ids from batches of random bytes, all different, each from its own 20 bytes', () => {
+  const draws: Array<number> = []
+  let x = 1 // a deterministic stand-in for random bytes (a linear congruential generator)
+  const next = Request.requestIds((size) => {
+    draws.push(size)
+    return new Uint8Array(size).map(() => (x = (x * 1103515245 + 12345) % 2 ** 31) >> 16)
+  }, 'req-')
+  const got = Array.from({ length: 600 }, next)
+  assert.equal(draws, [5120, 5120, 5120])
+  assert.is(new Set(got).size, 600)
+  x = 1
+  assert.is(got[0], Request.requestId(new Uint8Array(20).map(() => (x = (x * 1103515245 + 12345) % 2 ** 31) >> 16)))
+  for (const id of got) assert.match(id, /^req-[0-9a-z]{20}$/)
+})
 
 // ---
 const bodies = suite('serverErrors')

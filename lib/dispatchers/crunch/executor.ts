@@ -17,6 +17,7 @@
  * @since 0.2.0
  */
 import * as E from 'fp-ts/lib/Either.js'
+import * as TE from 'fp-ts/lib/TaskEither.js'
 import type * as t from 'io-ts'
 import type * as Client from '../../arvados/client.js'
 import * as Codec from '../../codec.js'
@@ -450,8 +451,10 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
         const spec = workOf(node.work).spec
         const { outputName: _perWork, ...rest } = spec
         const options: Module.WorkOptions = { ...rest, ...(call.resources.ram === undefined ? {} : { ram: call.resources.ram }), ...(call.outputName === undefined ? {} : { outputName: call.outputName }) }
-        const attrs = Request.containerRequest({ module: module.name, work: node.work, callId: node.id, options, call: file.right, bundle: rc.bundle, image: rc.image, project: rc.project, reuse: rc.reuse, priority: rc.priority })
-        if (E.isLeft(attrs)) return { _tag: 'Failed', error: attrs.left, retry: false }
+        // the request itself is made when its create's turn comes (thousands of calls may wait for one)
+        const request = () => Request.containerRequest({ module: module.name, work: node.work, callId: node.id, options, call: file.right, bundle: rc.bundle, image: rc.image, project: rc.project, reuse: rc.reuse, priority: rc.priority })
+        const fits = Request.resources(module.name, node.work, options)
+        if (E.isLeft(fits)) return { _tag: 'Failed', error: fits.left, retry: false }
         const mine = await earlierOf(node.id)
         if (E.isLeft(mine)) return { _tag: 'Failed', error: mine.left, retry: false }
         let uuid: string
@@ -467,7 +470,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           const n = mine.right.length + (createdFor.get(node.id) ?? 0)
           createdFor.set(node.id, (createdFor.get(node.id) ?? 0) + 1)
           const createId = `${node.id}.${rc.bundle.pdh.slice(0, 12)}.${n}`
-          const created = await createSlot(() => (signal.aborted ? Promise.resolve(undefined) : rc.api.containerRequests.create(attrs.right, { createId })()))
+          const created = await createSlot(() => (signal.aborted ? Promise.resolve(undefined) : TE.chainW((attrs: Request.Attributes) => rc.api.containerRequests.create(attrs, { createId }))(TE.fromEither(request()))()))
           if (created === undefined) return { _tag: 'Failed', error: cancelledCall(node), retry: false }
           if (E.isLeft(created)) return { _tag: 'Failed', error: created.left, retry: false }
           uuid = created.right.uuid
