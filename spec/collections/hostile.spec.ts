@@ -191,7 +191,7 @@ Params('should refuse --params nested 100,000 deep on the command line with an e
 
 Params('should refuse a number too large for a double (it would read as Infinity), naming where it is', () => {
   // found by the property below in CI: JSON.parse reads 22052755421e+299 as Infinity
-  for (const [text, where] of [['[3.4,22052755421e+299]', '[1]'], ['{"a":{"b":-1e999}}', 'a.b'], [`{"n":${'9'.repeat(400)}}`, 'n']] as const) {
+  for (const [text, where] of [['[3.4,22052755421e+299]', '[1]'], ['{"a":{"b":-1e999}}', 'a.b'], [' 1.5E+400', '(root)'], ['[1, 2,\n 3e0400]', '[2]'], [`{"n":${'9'.repeat(400)}}`, 'n']] as const) {
     const r = Json.parseBounded(text)
     assert.ok(E.isLeft(r), text.slice(0, 30))
     assert.ok(r.left.includes(`a number at ${where} is too large for a double`), r.left)
