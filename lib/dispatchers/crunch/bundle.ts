@@ -24,6 +24,7 @@
  */
 import * as Crypto from 'node:crypto'
 import * as Fs from 'node:fs'
+import * as NodeModule from 'node:module'
 import * as Path from 'node:path'
 import * as E from 'fp-ts/lib/Either.js'
 import type * as Esbuild from 'esbuild'
@@ -141,25 +142,24 @@ export const entryOf = (files: Files): File | undefined => files.find((f) => f.n
 // interpreters
 // -------------------------------------------------------------------------------------
 
-/** the ES module build of fp-ts and io-ts (their `es6/`, the same code as `lib/`) */
-const ESM_BUILDS = /^(fp-ts|io-ts)(?:\/lib\/(.+))?$/
-
 /**
- * fp-ts and io-ts from their ES module builds, for every importer (the SDK's, the user's, a
- * package's `require`), so there is one copy of each: their CommonJS builds run esbuild's
- * interop wrappers at start-up (a copy of every export for each importing file) and keep all
- * their code, where ES modules keep only what is used.
+ * fp-ts and io-ts from their ES module builds (their `es6/`, the same code as `lib/`), for every
+ * importer (the SDK's, the user's, a package's `require`), so there is one copy of each, the
+ * SDK's: their CommonJS builds run esbuild's interop wrappers at start-up (a copy of every export
+ * for each importing file) and keep all their code, where ES modules keep only what is used.
+ * Done with esbuild's own `alias` (absolute targets), not a resolve plugin: a plugin's answers
+ * arrive in an order that varies with load, and with them esbuild's numbering of renamed
+ * symbols, so the same sources gave two different bundles (so two portable data hashes, and no
+ * reuse) under load.
  */
-const esmBuilds: Esbuild.Plugin = {
-  name: 'arvados-crunch-esm-builds',
-  setup: (b) => {
-    b.onResolve({ filter: ESM_BUILDS }, async (args) => {
-      if (args.pluginData === ESM_BUILDS) return undefined
-      const m = ESM_BUILDS.exec(args.path)!
-      const r = await b.resolve(`${m[1]!}/es6/${m[2] ?? 'index.js'}`, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: ESM_BUILDS })
-      return r.errors.length > 0 ? undefined : { path: r.path }
-    })
-  },
+const esmBuilds = (): Readonly<Record<string, string>> => {
+  const require = NodeModule.createRequire(import.meta.url)
+  const aliases: Record<string, string> = {}
+  for (const pkg of ['fp-ts', 'io-ts']) {
+    const es6 = Path.join(Path.dirname(require.resolve(`${pkg}/package.json`)), 'es6')
+    Object.assign(aliases, { [pkg]: Path.join(es6, 'index.js'), [`${pkg}/lib`]: es6, [`${pkg}/es6`]: es6 })
+  }
+  return aliases
 }
 
 const esbuildOptions = (script: string, splitting: boolean) => {
@@ -176,7 +176,7 @@ const esbuildOptions = (script: string, splitting: boolean) => {
     sourcemap: 'linked',
     sourcesContent: false,
     metafile: true,
-    plugins: [esmBuilds],
+    alias: esmBuilds(),
   } as const satisfies Esbuild.BuildOptions
 }
 

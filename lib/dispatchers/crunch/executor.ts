@@ -17,7 +17,6 @@
  * @since 0.2.0
  */
 import * as E from 'fp-ts/lib/Either.js'
-import * as TE from 'fp-ts/lib/TaskEither.js'
 import type * as t from 'io-ts'
 import type * as Client from '../../arvados/client.js'
 import * as Codec from '../../codec.js'
@@ -470,7 +469,11 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
           const n = mine.right.length + (createdFor.get(node.id) ?? 0)
           createdFor.set(node.id, (createdFor.get(node.id) ?? 0) + 1)
           const createId = `${node.id}.${rc.bundle.pdh.slice(0, 12)}.${n}`
-          const created = await createSlot(() => (signal.aborted ? Promise.resolve(undefined) : TE.chainW((attrs: Request.Attributes) => rc.api.containerRequests.create(attrs, { createId }))(TE.fromEither(request()))()))
+          const created = await createSlot(async () => {
+            if (signal.aborted) return undefined
+            const attrs = request()
+            return E.isLeft(attrs) ? attrs : rc.api.containerRequests.create(attrs.right, { createId })()
+          })
           if (created === undefined) return { _tag: 'Failed', error: cancelledCall(node), retry: false }
           if (E.isLeft(created)) return { _tag: 'Failed', error: created.left, retry: false }
           uuid = created.right.uuid
