@@ -263,7 +263,8 @@ export const runProgram = async (given: Module.AnyModule, argv: ReadonlyArray<st
     if (flags.report === undefined) return
     try {
       Fs.writeFileSync(flags.report, html)
-      process.stderr.write(`${summary === undefined ? '' : `${summary}\n`}wrote the run report to ${shown(Path.resolve(flags.report))}\n`)
+      // like the summary line: shown unless --log-level none
+      if (flags.logLevel !== 'none') process.stderr.write(`${summary === undefined ? '' : `${summary}\n`}wrote the run report to ${shown(Path.resolve(flags.report))}\n`)
     } catch (cause) {
       // the run itself is over: its output still goes to stdout
       process.stderr.write(`warning: ${Errors.format(Errors.make('UsageError', 'ARV_USAGE', `--report ${flags.report}: cannot write the report there`, {}, { cause, hint: 'crunch report renders it again from the run file under <cache-dir>/runs' }))}\n`)

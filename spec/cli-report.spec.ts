@@ -53,6 +53,16 @@ test('should show only the summary with --quiet', async ({ dir }) => {
   assert.ok(r.stderr.includes('"type":"summary"'), r.stderr)
 })
 
+test('should write the report silently with --log-level none, and say where with --quiet', async ({ dir }) => {
+  for (const [level, says] of [[['--log-level', 'none'], false], [['--quiet'], true]] as const) {
+    const html = Path.join(dir, `${level.join('')}.html`)
+    const r = await crunch(['run', script, '--n', '2', '--dispatcher', 'local', '--cache-dir', Path.join(dir, 'levels'), '--progress', 'json', ...level, '--report', html])
+    assert.is(r.code, 0, r.stderr)
+    assert.ok(Fs.existsSync(html))
+    assert.is(r.stderr.includes('wrote the run report'), says, `${level.join(' ')}: ${r.stderr}`)
+  }
+})
+
 test('should draw the graph as HTML before a run', async () => {
   const r = await crunch(['run', script, '--n', '2', '--print-graph', 'html'])
   assert.is(r.code, 0, r.stderr)

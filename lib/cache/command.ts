@@ -5,7 +5,8 @@
  *
  * - `info`: sizes and counts (results, runs, discarded records, blocks, manifests, trees, temp).
  * - `prune --older-than <duration> | --keep-last <n>`: removes the results computed longer ago
- *   than the duration, and those of all but the `n` most recent runs. Journals still being
+ *   than the duration, and those of all but the `n` most recent runs; the same for the run
+ *   files under `runs/` (what `crunch report` reads). Journals and run files still being
  *   written by a running process are left as they are.
  * - `gc [--grace <duration>]`: removes what nothing needs: temporary files of processes that
  *   are gone (failed outputs, crashed runs), collections that no cached result refers to and
@@ -65,6 +66,8 @@ export interface Pruned {
   readonly removed: number
   /** journals left alone because a running process writes them */
   readonly writing: number
+  /** run files (`runs/*.jsonl`, which `crunch report` reads) removed by the same rules, and those kept */
+  readonly runFiles: { readonly removed: number; readonly kept: number }
 }
 
 /**
@@ -249,7 +252,59 @@ export const info = async (dir: string): Promise<E.Either<Errors.SdkError, Info>
 }
 
 /**
- * Removes results by age and by run. Journals being written are left alone.
+ * Whether a run file is finished: its last line is the `end` record (a running `crunch run`
+ * has not written it yet). Reads backwards from the end only as far as that line's start.
+ */
+const isFinishedRun = async (file: string): Promise<boolean> => {
+  const fd = await FsP.open(file, 'r')
+  try {
+    const size = (await fd.stat()).size
+    const chunk = Buffer.alloc(64 * 1024)
+    // the newline before the last line (the file ends with one)
+    for (let end = size - 1; end > 0; ) {
+      const from = Math.max(0, end - chunk.length)
+      const { bytesRead } = await fd.read(chunk, 0, end - from, from)
+      const at = chunk.subarray(0, bytesRead).lastIndexOf(0x0a)
+      if (at >= 0 || from === 0) {
+        const start = at >= 0 ? from + at + 1 : 0
+        const head = Buffer.alloc(14)
+        await fd.read(head, 0, head.length, start)
+        return head.toString('utf8') === '{"type":"end",'
+      }
+      end = from
+    }
+    return false
+  } finally {
+    await fd.close()
+  }
+}
+
+/** a run file without its end record that has not changed for this long belongs to a run that crashed */
+const RUN_FILE_STALE_MS = 86_400_000
+
+/** Removes the finished (or crashed) run files older than `olderThanMs` (by modification time) or beyond the newest `keepLast`. */
+const pruneRunFiles = async (runs: string, options: PruneOptions, now: number): Promise<{ readonly removed: number; readonly kept: number }> => {
+  const files: Array<{ readonly file: string; readonly mtime: number }> = []
+  for (const n of await names(runs)) {
+    if (!n.endsWith('.jsonl')) continue
+    const file = Path.join(runs, n)
+    files.push({ file, mtime: (await FsP.stat(file)).mtimeMs })
+  }
+  files.sort((a, b) => b.mtime - a.mtime)
+  let removed = 0
+  for (const [i, f] of files.entries()) {
+    const old = (options.olderThanMs !== undefined && now - f.mtime > options.olderThanMs) || (options.keepLast !== undefined && i >= options.keepLast)
+    // one without its end record is being written, unless it has not changed for a day (its run crashed)
+    if (!old || (now - f.mtime < RUN_FILE_STALE_MS && !(await isFinishedRun(f.file)))) continue
+    await FsP.rm(f.file, { force: true })
+    removed++
+  }
+  return { removed, kept: files.length - removed }
+}
+
+/**
+ * Removes results by age and by run, and the run files (`runs/`) by the same rules. Journals
+ * and run files being written are left alone. Journals being written are left alone.
  *
  * @category interpreters
  * @since 0.1.0
@@ -267,7 +322,8 @@ export const prune = async (dir: string, options: PruneOptions): Promise<E.Eithe
     for (const j of finished) for (const e of j.entries) latest.set(e.id, e)
     const kept = [...latest.values()].filter(keep)
     if (finished.length > 0) ResultCache.replace(results, finished, kept)
-    return E.right({ kept: kept.length, removed: latest.size - kept.length, writing: journals.length - finished.length })
+    const runFiles = await pruneRunFiles(Path.join(dir, 'runs'), options, now)
+    return E.right({ kept: kept.length, removed: latest.size - kept.length, writing: journals.length - finished.length, runFiles })
   } catch (cause) {
     return E.left(cacheError(`cannot prune the results in ${dir}`, dir, cause))
   }
@@ -416,7 +472,7 @@ export const renderInfo = (i: Info): string =>
  * @since 0.1.0
  */
 export const renderPruned = (p: Pruned): string =>
-  `pruned: ${p.removed} result(s) removed, ${p.kept} kept${p.writing === 0 ? '' : `; ${p.writing} journal(s) being written were left alone`}\n`
+  `pruned: ${p.removed} result(s) removed, ${p.kept} kept${p.writing === 0 ? '' : `; ${p.writing} journal(s) being written were left alone`}; ${p.runFiles.removed} run file(s) removed, ${p.runFiles.kept} kept\n`
 
 /**
  * @category rendering

@@ -78,7 +78,9 @@ prune('should keep only the results of the last runs with --keep-last', async ()
   assert.is((await run(dir, 2, 'b')).code, 0)
   assert.is((await json(['info', '--cache-dir', dir]))['results'].runs, 2)
   const p = await json(['prune', '--cache-dir', dir, '--keep-last', '1'])
-  assert.equal(p, { kept: 4, removed: 4, writing: 0 })
+  // run files too: the older run's is removed, so `crunch report` reads the newer one
+  assert.equal(p, { kept: 4, removed: 4, writing: 0, runFiles: { removed: 1, kept: 1 } })
+  assert.is(Fs.readdirSync(Path.join(dir, 'runs')).length, 1)
   const a = await run(dir, 2, 'a')
   assert.is(executed(a.stderr), 4, 'run a was pruned')
   const b = await run(dir, 2, 'b')
@@ -96,13 +98,36 @@ prune('should remove results computed longer ago than --older-than, and leave jo
     const live = Path.join(results, `w-${Owner.tag({ ...Owner.self(), pid: sleeper.pid! })}-x.journal`)
     Fs.writeFileSync(live, ResultCache.record('ancient-but-live', 1, '3')!)
     const p = await json(['prune', '--cache-dir', dir, '--older-than', '7d'])
-    assert.equal(p, { kept: 1, removed: 1, writing: 1 })
+    assert.equal(p, { kept: 1, removed: 1, writing: 1, runFiles: { removed: 0, kept: 0 } })
     assert.ok(Fs.existsSync(live))
     const ids = ResultCache.readAll(results).flatMap((j) => j.entries.map((e) => e.id)).sort()
     assert.equal(ids, ['ancient-but-live', 'new'])
   } finally {
     sleeper.kill('SIGKILL')
   }
+})
+
+prune('should remove finished and crashed run files, and leave one being written (no end record, changed lately) alone', async () => {
+  const dir = tmp()
+  const runs = Path.join(dir, 'runs')
+  Fs.mkdirSync(runs)
+  const old = (Date.now() - 10 * 86_400_000) / 1000
+  const write = (name: string, lines: ReadonlyArray<unknown>): string => {
+    const file = Path.join(runs, name)
+    Fs.writeFileSync(file, lines.map((l) => JSON.stringify(l) + '\n').join(''))
+    Fs.utimesSync(file, old, old)
+    return file
+  }
+  // a finished run whose end record is longer than one read from the end (a large graph)
+  const finished = write('2026-11-01T10-00-00.000Z.jsonl', [{ type: 'run', module: 'm' }, { type: 'start', id: 'a' }, { type: 'end', outcome: 'succeeded', graph: { pad: 'x'.repeat(200_000) } }])
+  const crashed = write('2026-11-01T11-00-00.000Z.jsonl', [{ type: 'run', module: 'm' }, { type: 'start', id: 'a' }])
+  const running = write('2026-11-01T12-00-00.000Z.jsonl', [{ type: 'run', module: 'm' }, { type: 'start', id: 'a' }])
+  Fs.utimesSync(running, new Date(), new Date())
+  const p = await json(['prune', '--cache-dir', dir, '--keep-last', '0'])
+  assert.equal(p['runFiles'], { removed: 2, kept: 1 })
+  assert.not.ok(Fs.existsSync(finished))
+  assert.not.ok(Fs.existsSync(crashed), 'a run file without its end record, unchanged for 10 days, is a crashed run')
+  assert.ok(Fs.existsSync(running))
 })
 
 prune.run()
