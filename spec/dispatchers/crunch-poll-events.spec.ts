@@ -133,6 +133,10 @@ bus('a call the bus says is finished is read at once, without a poll', async ({ 
     await until('the call’s request is committed and the runner subscribed', () => talkRequest(d) !== undefined && d.websocket.stats().subscribes > 0)
     const cr = talkRequest(d)!
     const uuid = cr['uuid'] as string
+    // the full poll that follows going live (what finished before it) must be over, or a call
+    // that ends at once is found by it rather than by its event (on a quiet machine it was)
+    const subscribedAt = d.websocket.stats().lastSubscribeAt ?? 0
+    await until('the runner polled once since the bus became live', () => d.requests.some((q) => q.at >= subscribedAt && polledUuids(q).includes(uuid)))
     Fs.writeFileSync(gate, '')
     const r = await running
     assert.is(r._tag, 'Right', r._tag === 'Left' ? r.left.message : '')

@@ -44,6 +44,8 @@ export interface WebsocketStats {
   readonly connections: number
   readonly open: number
   readonly subscribes: number
+  /** when the last subscription was accepted (ms since the epoch) */
+  readonly lastSubscribeAt?: number
   readonly eventsSent: number
 }
 
@@ -153,6 +155,7 @@ export const make = (options: { readonly cluster: Cluster.Cluster; readonly idle
   let nextId = 1
   let refusing = false
   const counts = { connections: 0, subscribes: 0, eventsSent: 0 }
+  let lastSubscribeAt: number | undefined
 
   const send = (c: Connection, body: unknown): void => {
     if (!c.socket.destroyed) c.socket.write(frame(1, Buffer.from(JSON.stringify(body))))
@@ -210,6 +213,7 @@ export const make = (options: { readonly cluster: Cluster.Cluster; readonly idle
     const m = (typeof msg === 'object' && msg !== null ? msg : {}) as Rec
     if (m['method'] !== 'subscribe') return send(c, { status: 400 })
     counts.subscribes++
+    lastSubscribeAt = Date.now()
     const sub = subscription(m['filters'])
     send(c, { status: 200 })
     c.subscriptions.push(sub)
@@ -275,7 +279,7 @@ export const make = (options: { readonly cluster: Cluster.Cluster; readonly idle
     refuse: (on) => {
       refusing = on
     },
-    stats: () => ({ ...counts, open: connections.size }),
+    stats: () => ({ ...counts, open: connections.size, ...(lastSubscribeAt === undefined ? {} : { lastSubscribeAt }) }),
     close: () => {
       for (const c of connections) c.socket.destroy()
       connections.clear()
