@@ -25,6 +25,7 @@ import * as Errors from '../errors.js'
 import * as Graph from '../graph.js'
 import type * as Module from '../module.js'
 import * as Labels from '../report/labels.js'
+import * as Limiter from '../internal/limiter.js'
 import * as Dependencies from './dependencies.js'
 import type * as Executor from './executor.js'
 import * as Invoke from './invoke.js'
@@ -94,39 +95,6 @@ const YIELD_AFTER_MS = 20
  * hundred look-ups, not one per look-up as slots free one by one).
  */
 const LOOKUPS_IN_FLIGHT = 1000
-
-/** a bound on tasks in flight that refills in bulk (see LOOKUPS_IN_FLIGHT) */
-const bulkGate = (limit: number) => {
-  let active = 0
-  const waiting: Array<(() => void) | undefined> = []
-  let head = 0
-  const release = (): void => {
-    active--
-    if (active > limit / 2) return
-    while (active < limit && head < waiting.length) {
-      const next = waiting[head]!
-      waiting[head++] = undefined
-      active++
-      next()
-    }
-    if (head === waiting.length) {
-      waiting.length = 0
-      head = 0
-    }
-  }
-  return <A>(task: () => Promise<A>): Promise<A> => {
-    const run = (): Promise<A> => {
-      const p = task()
-      p.then(release, release)
-      return p
-    }
-    if (active < limit) {
-      active++
-      return run()
-    }
-    return new Promise<void>((resolve) => waiting.push(resolve)).then(run)
-  }
-}
 
 const now = (): number => Date.now()
 const iso = (ms: number): string => new Date(ms).toISOString()
@@ -260,7 +228,7 @@ export const run = async <M extends Module.AnyModule>(
   let settle: () => void = () => undefined
   const allSettled = new Promise<void>((resolve) => (settle = resolve))
   const planOf = Invoke.planner(module)
-  const lookupSlot = bulkGate(LOOKUPS_IN_FLIGHT)
+  const lookupSlot = Limiter.refillingInBulk(LOOKUPS_IN_FLIGHT)
   const workOf = (name: string): Module.AnyWork => module.work[name] as Module.AnyWork
   const declaredOf = (owner: string): t.Mixed | undefined => (owner === 'run' ? module.returns : workOf((states.get(owner)!.node as Graph.CallNode).work).spec.returns)
   const canReuse = (def: Module.AnyWork): boolean => reuse && def.spec.reuse !== false
