@@ -344,7 +344,7 @@ export const make = (rc: RunnerContext): Executor.Executor & { readonly storeOf:
 
       /** a finished request as the call's outcome, with what its container reported */
       const outcomeOf = async (node: Graph.CallNode, f: Poll.Finished, reused: boolean, logBlocks?: Collection.BlockSource): Promise<Executor.Outcome> => {
-        const [o, used] = await Promise.all([outcomeOfRequest(node, f, reused), reused || rc.usage === false ? {} : Usage.read(api, rc.keep, f.request.log_uuid, signal, f.logManifest, logBlocks)])
+        const [o, used] = await Promise.all([outcomeOfRequest(node, f, reused), reused || rc.usage === false ? {} : Usage.read(api, logBlocks ?? heldBlocks(rc.keep), f.request.log_uuid, signal, f.logManifest)])
         const usage: Executor.Usage = {
           ...used,
           ...(f.startedAt === undefined ? {} : { startedAt: f.startedAt }),

@@ -9,7 +9,6 @@
 import * as E from 'fp-ts/lib/Either.js'
 import type * as Client from '../../arvados/client.js'
 import * as Collection from '../../collections/collection.js'
-import type * as Keep from '../../keep/client.js'
 import * as Crunchstat from '../../report/crunchstat.js'
 import type * as Executor from '../executor.js'
 
@@ -19,14 +18,13 @@ export const FILES = ['crunchstat.txt', 'node.json'] as const
 /**
  * Peak RSS, CPU seconds and instance type of the container whose log collection is `logUuid`
  * (empty when unknown). `manifestText`, when given, is that collection's signed manifest, already
- * read (with the outputs of a batch of finished requests): then no API request is made. `blocks`,
- * when given, reads the blocks (the caller shares one log block between this and the call's
- * `stderr.txt`).
+ * read (with the outputs of a batch of finished requests): then no API request is made. `blocks`
+ * reads its blocks from Keep (the caller shares the log block with the call's `stderr.txt`).
  *
  * @category interpreters
  * @since 0.2.0
  */
-export const read = async (api: Client.ArvadosClient, keep: Keep.KeepClient, logUuid: string | null, signal: AbortSignal, manifestText?: string, blocks?: Collection.BlockSource): Promise<Executor.Usage> => {
+export const read = async (api: Client.ArvadosClient, blocks: Collection.BlockSource, logUuid: string | null, signal: AbortSignal, manifestText?: string): Promise<Executor.Usage> => {
   if (logUuid === null) return {}
   let manifest = manifestText
   if (manifest === undefined) {
@@ -34,7 +32,7 @@ export const read = async (api: Client.ArvadosClient, keep: Keep.KeepClient, log
     if (E.isLeft(got)) return {}
     manifest = got.right.manifest_text ?? ''
   }
-  const c = Collection.fromManifestText(manifest, { source: blocks ?? { readBlock: (l) => keep.get(l)() } })
+  const c = Collection.fromManifestText(manifest, { source: blocks })
   if (E.isLeft(c)) return {}
   const text = async (name: string): Promise<string | undefined> => {
     if (!c.right.files.some((f) => f.path === name)) return undefined
