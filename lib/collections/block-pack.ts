@@ -19,6 +19,7 @@
 import * as Crypto from 'node:crypto'
 import * as Fs from 'node:fs'
 import * as Path from 'node:path'
+import * as PackFiles from './pack-files.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -143,14 +144,7 @@ export const walk = (fd: number, file: string, from: number, size: number): { re
  * @since 0.1.0
  */
 export const readAll = (dir: string): ReadonlyArray<Entry> => {
-  let names: Array<string>
-  try {
-    names = Fs.readdirSync(dir)
-  } catch {
-    return []
-  }
-  return names.filter((n) => n.endsWith(SUFFIX)).flatMap((n) => {
-    const file = Path.join(dir, n)
+  return (PackFiles.list(dir, SUFFIX) ?? []).flatMap((file) => {
     try {
       const fd = Fs.openSync(file, 'r')
       try {
@@ -176,41 +170,17 @@ export const readAll = (dir: string): ReadonlyArray<Entry> => {
  */
 export const index = (dir: string): Index => {
   const known = new Map<string, Location>()
-  /** how far each pack was read */
-  const read = new Map<string, number>()
+  const follow = PackFiles.follower(dir, SUFFIX)
 
   const refresh = (): void => {
-    let names: Array<string>
-    try {
-      names = Fs.readdirSync(dir)
-    } catch {
-      return
-    }
-    const present = new Set<string>()
-    for (const n of names) {
-      if (!n.endsWith(SUFFIX)) continue
-      const file = Path.join(dir, n)
-      present.add(file)
-      let fd: number
-      try {
-        fd = Fs.openSync(file, 'r')
-      } catch {
-        continue // removed meanwhile
-      }
-      try {
-        const size = Fs.fstatSync(fd).size
-        const from = read.get(file) ?? 0
-        if (size <= from) continue
-        const w = walk(fd, file, from, size)
-        for (const e of w.entries) known.set(e.hash, e.location)
-        read.set(file, w.consumed)
-      } finally {
-        Fs.closeSync(fd)
-      }
-    }
+    const present = follow((fd, file, from, size) => {
+      const w = walk(fd, file, from, size)
+      for (const e of w.entries) known.set(e.hash, e.location)
+      return w.consumed
+    })
+    if (present === undefined) return
     // packs removed (merged by `crunch cache gc`): their blocks are wherever the walk found them again
     for (const [hash, l] of known) if (!present.has(l.file)) known.delete(hash)
-    for (const file of read.keys()) if (!present.has(file)) read.delete(file)
   }
 
   return {

@@ -13,6 +13,7 @@ import * as Crypto from 'node:crypto'
 import * as Fs from 'node:fs'
 import * as Path from 'node:path'
 import * as Owner from '../cache/owner.js'
+import * as PackFiles from './pack-files.js'
 import * as Pdh from './pdh.js'
 
 // -------------------------------------------------------------------------------------
@@ -112,15 +113,9 @@ export const parse = (bytes: Buffer, file: string): { readonly records: Readonly
  * @since 0.1.0
  */
 export const readAll = (dir: string): ReadonlyArray<Record> => {
-  let names: Array<string>
-  try {
-    names = Fs.readdirSync(dir)
-  } catch {
-    return []
-  }
-  return names.filter((n) => n.endsWith(SUFFIX)).flatMap((n) => {
+  return (PackFiles.list(dir, SUFFIX) ?? []).flatMap((file) => {
     try {
-      return parse(Fs.readFileSync(Path.join(dir, n)), Path.join(dir, n)).records
+      return parse(Fs.readFileSync(file), file).records
     } catch {
       return []
     }
@@ -151,44 +146,23 @@ export const mayBeWritten = (name: string): boolean => {
  */
 export const make = (dir: string, tag: string): Packs => {
   let fd: number | undefined
-  /** records seen so far, and how far each pack was read */
+  /** records seen so far */
   const index = new Map<string, string>()
-  const read = new Map<string, number>()
+  const follow = PackFiles.follower(dir, SUFFIX)
 
   const refresh = (): void => {
-    let names: Array<string>
-    try {
-      names = Fs.readdirSync(dir)
-    } catch {
-      return
-    }
-    for (const n of names) {
-      if (!n.endsWith(SUFFIX)) continue
-      const file = Path.join(dir, n)
-      const from = read.get(file) ?? 0
-      let handle: number
-      try {
-        handle = Fs.openSync(file, 'r')
-      } catch {
-        continue // merged away meanwhile
+    follow((handle, file, from, size) => {
+      const bytes = Buffer.allocUnsafe(size - from)
+      let got = 0
+      while (got < bytes.length) {
+        const k = Fs.readSync(handle, bytes, got, bytes.length - got, from + got)
+        if (k === 0) break
+        got += k
       }
-      try {
-        const size = Fs.fstatSync(handle).size
-        if (size <= from) continue
-        const bytes = Buffer.allocUnsafe(size - from)
-        let got = 0
-        while (got < bytes.length) {
-          const k = Fs.readSync(handle, bytes, got, bytes.length - got, from + got)
-          if (k === 0) break
-          got += k
-        }
-        const parsed = parse(bytes.subarray(0, got), file)
-        for (const r of parsed.records) index.set(r.pdh, r.text)
-        read.set(file, from + parsed.consumed)
-      } finally {
-        Fs.closeSync(handle)
-      }
-    }
+      const parsed = parse(bytes.subarray(0, got), file)
+      for (const r of parsed.records) index.set(r.pdh, r.text)
+      return from + parsed.consumed
+    })
   }
 
   return {
