@@ -237,6 +237,19 @@ export const behaviours: ReadonlyArray<Behaviour> = [
     },
   },
   {
+    name: "a work's ctx.log lines reach onEvent as log events of its call, in order, before its done",
+    check: async (s) => {
+      const r = await runCase(s, Contract, scripts.contract, params({ case: 'logs', n: 3 }))
+      assert.is(value(r), 3)
+      for (const i of [0, 1, 2]) {
+        const id = r.events.find((e) => e.type === 'log' && e.work === 'say' && e.message === `say ${i}: one`)?.id
+        assert.ok(id !== undefined, `no log event "say ${i}: one": ${JSON.stringify(r.events.filter((e) => e.type === 'log'))}`)
+        const ofCall = r.events.flatMap((e, at) => (e.id === id ? [[e.type === 'log' ? e.message : e.type, at] as const] : [])).filter(([what]) => what !== 'start')
+        assert.equal(ofCall.map(([what]) => what), [`say ${i}: one`, `say ${i}: two`, 'done'], JSON.stringify(ofCall))
+      }
+    },
+  },
+  {
     name: 'maxConcurrent and exclusive groups hold on every executor',
     check: async (s) => {
       const r = await runCase(s, Contract, scripts.contract, params({ case: 'gates', n: 3, ms: 150 }))
